@@ -1,0 +1,94 @@
+/**
+ * Masking throughput: MB/s of the streaming masker on generated log-like
+ * text, with one secret per ~10 KB and without secrets.
+ * `npm run bench:mask [-- --quick]`
+ */
+import { randomBytes } from 'node:crypto';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import { compileMasker } from '../src/masking/index.js';
+
+const CHUNK = 64 * 1024;
+
+function rand(n: number, alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'): string {
+  const b = randomBytes(n);
+  let s = '';
+  for (let i = 0; i < n; i++) s += alphabet[b[i]! % alphabet.length];
+  return s;
+}
+
+const LEVELS = ['INFO', 'DEBUG', 'WARN', 'ERROR'];
+const PATHS = ['/api/v1/users', '/healthz', '/api/v1/orders/42', '/static/app.js', '/login'];
+
+/** One log-like line: timestamp, level, request fields, a hex id, durations. */
+function logLine(i: number): string {
+  const ts = new Date(1_700_000_000_000 + i * 137).toISOString();
+  const lvl = LEVELS[i % LEVELS.length];
+  const path = PATHS[i % PATHS.length];
+  return `${ts} ${lvl} [worker-${i % 8}] GET ${path} status=${200 + (i % 5)} bytes=${(i * 7919) % 100000} dur=${(i % 997) / 10}ms req=${(i * 2654435761 >>> 0).toString(16)} user=alice@example.com msg="request handled"\n`;
+}
+
+function fakeSecret(i: number): string {
+  switch (i % 4) {
+    case 0: return `aws key ${'AK' + 'IA'}${rand(16, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567')}\n`;
+    case 1: return `export GITHUB_TOKEN=${'gh' + 'p_'}${rand(36)}\n`;
+    case 2: return `db_password=${rand(20)}\n`;
+    default: return `Authorization: Bearer ${rand(40)}\n`;
+  }
+}
+
+/** ~`bytes` of log text; a secret line every ~10 KB when `secrets`. */
+export function generateLog(bytes: number, secrets: boolean): Buffer {
+  const parts: string[] = [];
+  let size = 0;
+  let nextSecret = 10_000;
+  let i = 0;
+  while (size < bytes) {
+    const line = secrets && size >= nextSecret ? fakeSecret(i) : logLine(i);
+    if (secrets && size >= nextSecret) nextSecret += 10_000;
+    parts.push(line);
+    size += line.length;
+    i++;
+  }
+  return Buffer.from(parts.join(''), 'utf8');
+}
+
+async function measure(data: Buffer): Promise<number> {
+  const masker = compileMasker();
+  let outBytes = 0;
+  const start = process.hrtime.bigint();
+  await pipeline(
+    Readable.from((function* () {
+      for (let i = 0; i < data.length; i += CHUNK) yield data.subarray(i, i + CHUNK);
+    })()),
+    masker.createStream(),
+    new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        outBytes += chunk.length;
+        cb();
+      },
+    }),
+  );
+  const secs = Number(process.hrtime.bigint() - start) / 1e9;
+  if (outBytes === 0) throw new Error('no output');
+  return data.length / 1e6 / secs;
+}
+
+export async function runMaskBench(opts: { quick: boolean }): Promise<{ withSecretsMBps: number; withoutSecretsMBps: number }> {
+  const size = opts.quick ? 10_000_000 : 100_000_000;
+  const withSecrets = generateLog(size, true);
+  const withoutSecrets = generateLog(size, false);
+  await measure(generateLog(2_000_000, true)); // warm-up
+  const withSecretsMBps = await measure(withSecrets);
+  const withoutSecretsMBps = await measure(withoutSecrets);
+  return { withSecretsMBps, withoutSecretsMBps };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const quick = process.argv.includes('--quick');
+  const r = await runMaskBench({ quick });
+  process.stdout.write(
+    `mask: ${quick ? 10 : 100} MB log-like text, one secret per ~10 KB: ${r.withSecretsMBps.toFixed(0)} MB/s; without secrets: ${r.withoutSecretsMBps.toFixed(0)} MB/s\n`,
+  );
+}

@@ -1,0 +1,261 @@
+import { statSync } from 'node:fs';
+import type { Statement } from 'better-sqlite3';
+import { AuditWriteError } from '../errors.js';
+import type { Store } from '../store/open-store.js';
+import { canonicalize } from './canonicalize.js';
+import { auditTimestamp, chainHash, GENESIS_HASH } from './chain-hash.js';
+import { ensureAuditSchema } from './ensure-audit-schema.js';
+import { checkWitnessUrl, publishWitness } from './publish-witness.js';
+import { signCheckpoint } from './sign-checkpoint.js';
+import { loadOrCreateSigningKey, type AuditSigningKey } from './signing-key.js';
+
+export interface AuditEventInput {
+  type: string;
+  session?: string;
+  subject?: string;
+  target?: string;
+  [field: string]: unknown;
+}
+
+export interface AuditOptions {
+  dataDir: string;
+  checkpointEvery: number;
+  checkpointIntervalMs: number;
+  witness: string | null;
+  witnessUrl: string | null;
+  logger?: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
+}
+
+type Head = { seq: number; hash: string; ts: string; type: string };
+type Item =
+  | { kind: 'event'; fields: Record<string, unknown>; resolve(v: { seq: number; hash: string }): void; reject(e: unknown): void }
+  | { kind: 'checkpoint'; resolve(): void; reject(e: unknown): void };
+
+/** Fields the log itself assigns. */
+const RESERVED = new Set(['seq', 'ts']);
+
+/**
+ * The hash-chained audit log. Appends are queued and written in one BEGIN IMMEDIATE
+ * transaction per event-loop turn (group commit): one fsync for a burst of events from many
+ * sessions, and each promise resolves only after its commit. The head is read inside each
+ * transaction, so another process appending to the same store keeps the chain gap-free.
+ */
+export class AuditLog {
+  private readonly queue: Item[] = [];
+  private pumping = false;
+  private closed = false;
+  private sinceCheckpoint = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly posts = new Set<Promise<void>>();
+  private readonly headStmt: Statement;
+  private readonly insertStmt: Statement;
+  /** Number of transactions that wrote events (diagnostics: shows group commit at work). */
+  transactions = 0;
+  /** The store file's identity at open: SQLite keeps writing to a deleted file without error. */
+  private readonly fileId: string | null;
+
+  private constructor(
+    private readonly db: Store,
+    private readonly opts: AuditOptions,
+    private readonly key: AuditSigningKey,
+  ) {
+    this.headStmt = db.prepare('SELECT seq, hash, ts, type FROM audit_events ORDER BY seq DESC LIMIT 1');
+    this.insertStmt = db.prepare('INSERT INTO audit_events (seq, ts, type, body, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)');
+    this.fileId = db.memory ? null : fileIdentity(db.name);
+  }
+
+  /** Throws when the store file is gone or replaced: a commit there would not be evidence. */
+  private checkStoreFile(): void {
+    if (this.fileId === null) return;
+    if (fileIdentity(this.db.name) !== this.fileId) throw new Error('the store file was removed or replaced');
+  }
+
+  static async open(db: Store, opts: AuditOptions): Promise<AuditLog> {
+    if (!Number.isInteger(opts.checkpointEvery) || opts.checkpointEvery < 1) throw new TypeError('audit checkpointEvery must be a positive integer');
+    if (!(opts.checkpointIntervalMs > 0)) throw new TypeError('audit checkpointIntervalMs must be positive');
+    if (opts.witnessUrl) checkWitnessUrl(opts.witnessUrl);
+    try {
+      ensureAuditSchema(db);
+    } catch (err) {
+      // A read-only store can still be opened (appends will then reject with AuditWriteError).
+      const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_events'").get();
+      if (!exists) throw new AuditWriteError('cannot create the audit_events table', { cause: err });
+    }
+    // Durable means the WAL is fsynced at each commit.
+    if (!db.readonly && Number(db.pragma('synchronous', { simple: true })) < 2) db.pragma('synchronous = FULL');
+    const key = await loadOrCreateSigningKey(opts.dataDir, opts.logger);
+    const log = new AuditLog(db, opts, key);
+    log.timer = setInterval(() => {
+      if (log.sinceCheckpoint > 0) log.checkpoint().catch((err) => log.warn(err, 'periodic audit checkpoint failed'));
+    }, opts.checkpointIntervalMs);
+    log.timer.unref();
+    return log;
+  }
+
+  /** Resolves once the event is committed (durable); rejects with AuditWriteError if it cannot be. */
+  append(event: AuditEventInput): Promise<{ seq: number; hash: string }> {
+    if (this.closed) return Promise.reject(new AuditWriteError('audit log is closed'));
+    if (!event || typeof event.type !== 'string' || event.type === '') return Promise.reject(new TypeError('audit event needs a type'));
+    if (event.type === 'checkpoint') return Promise.reject(new TypeError('checkpoint events are written by the audit log itself'));
+    const fields: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(event)) {
+      if (RESERVED.has(k)) return Promise.reject(new TypeError(`audit event field '${k}' is assigned by the log`));
+      if (v !== undefined) fields[k] = v;
+    }
+    fields.ts = auditTimestamp();
+    try {
+      canonicalize(fields); // reject unrepresentable data (NaN, BigInt, lone surrogates) before queueing
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ kind: 'event', fields, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Sign the current head now (no-op when the head is already a checkpoint or the log is empty). */
+  checkpoint(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ kind: 'checkpoint', resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Final checkpoint, stop timers, wait for witness posts. Does not close the store. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.timer) clearInterval(this.timer);
+    const final = this.checkpoint();
+    this.closed = true;
+    try {
+      await final;
+    } finally {
+      await Promise.allSettled([...this.posts]);
+    }
+  }
+
+  private schedule(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    // setImmediate: every append requested in this turn (and its microtasks) joins one transaction.
+    setImmediate(() => void this.pump());
+  }
+
+  private async pump(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        let n = 0;
+        while (n < this.queue.length && this.queue[n]!.kind === 'event') n++;
+        if (n > 0) {
+          this.writeBatch(this.queue.splice(0, n) as Extract<Item, { kind: 'event' }>[]);
+          if (this.sinceCheckpoint >= this.opts.checkpointEvery) {
+            await this.runCheckpoint().catch((err) => this.warn(err, 'audit checkpoint failed'));
+          }
+          continue;
+        }
+        const marker = this.queue.shift() as Extract<Item, { kind: 'checkpoint' }>;
+        // Several checkpoint requests in a row need only one signature.
+        const markers = [marker];
+        while (this.queue[0]?.kind === 'checkpoint') markers.push(this.queue.shift() as typeof marker);
+        try {
+          await this.runCheckpoint();
+          for (const m of markers) m.resolve();
+        } catch (err) {
+          for (const m of markers) m.reject(err);
+        }
+      }
+    } finally {
+      this.pumping = false;
+      if (this.queue.length > 0) this.schedule();
+    }
+  }
+
+  private writeBatch(batch: Extract<Item, { kind: 'event' }>[]): void {
+    const results: { seq: number; hash: string }[] = [];
+    try {
+      this.checkStoreFile();
+      this.db
+        .transaction(() => {
+          const head = this.headStmt.get() as Head | undefined;
+          let seq = head ? head.seq : 0;
+          let prev = head ? head.hash : GENESIS_HASH;
+          for (const item of batch) {
+            seq += 1;
+            const body = canonicalize({ ...item.fields, seq });
+            const hash = chainHash(prev, body);
+            this.insertStmt.run(seq, item.fields.ts, item.fields.type, body, prev, hash);
+            results.push({ seq, hash });
+            prev = hash;
+          }
+        })
+        .immediate();
+    } catch (err) {
+      const e = new AuditWriteError(`audit append failed: ${describe(err)}`, { cause: err });
+      for (const item of batch) item.reject(e);
+      return;
+    }
+    this.transactions += 1;
+    this.sinceCheckpoint += batch.length;
+    batch.forEach((item, i) => item.resolve(results[i]!));
+  }
+
+  private async runCheckpoint(): Promise<void> {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      let head: Head | undefined;
+      try {
+        head = this.headStmt.get() as Head | undefined;
+      } catch (err) {
+        throw new AuditWriteError(`audit checkpoint failed: ${describe(err)}`, { cause: err });
+      }
+      if (!head || head.type === 'checkpoint') {
+        this.sinceCheckpoint = 0;
+        return;
+      }
+      const jws = await signCheckpoint(this.key, { seq: head.seq, hash: head.hash, ts: head.ts });
+      let written = false;
+      try {
+        this.checkStoreFile();
+        this.db
+          .transaction(() => {
+            const now = this.headStmt.get() as Head | undefined;
+            if (!now || now.seq !== head!.seq) return; // another process appended meanwhile: sign the new head
+            const ts = auditTimestamp();
+            const body = canonicalize({ seq: head!.seq + 1, ts, type: 'checkpoint', head: { seq: head!.seq, hash: head!.hash }, jws });
+            this.insertStmt.run(head!.seq + 1, ts, 'checkpoint', body, head!.hash, chainHash(head!.hash, body));
+            written = true;
+          })
+          .immediate();
+      } catch (err) {
+        throw new AuditWriteError(`audit checkpoint failed: ${describe(err)}`, { cause: err });
+      }
+      if (!written) continue;
+      this.sinceCheckpoint = 0;
+      const post = publishWitness({ seq: head.seq, hash: head.hash, jws }, this.opts.witness, this.opts.witnessUrl, this.opts.logger);
+      if (post) {
+        this.posts.add(post);
+        void post.finally(() => this.posts.delete(post));
+      }
+      return;
+    }
+    throw new AuditWriteError('audit checkpoint failed: the head kept moving');
+  }
+
+  private warn(err: unknown, msg: string): void {
+    this.opts.logger?.warn({ err: describe(err) }, msg);
+  }
+}
+
+function fileIdentity(file: string): string {
+  try {
+    const st = statSync(file);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return 'missing';
+  }
+}
+
+function describe(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  return e?.code ? `${e.code}: ${e.message}` : String(e?.message ?? err);
+}

@@ -1,0 +1,18 @@
+import type { Store } from '../store/open-store.js';
+
+/**
+ * The `audit_events` table exactly as `spec/audit.md` lists it. `seq` is the rowid, so
+ * rows are read back in chain order without a separate index; the index on `type` serves
+ * session listing and start-up recovery, which look at a few event types only.
+ */
+export function ensureAuditSchema(db: Store): void {
+  db.exec(`CREATE TABLE IF NOT EXISTS audit_events (
+    seq INTEGER PRIMARY KEY,
+    ts TEXT NOT NULL,
+    type TEXT NOT NULL,
+    body TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS audit_events_type ON audit_events (type, seq);`);
+}

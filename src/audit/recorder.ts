@@ -1,0 +1,154 @@
+import { closeSync, fsyncSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
+import { AuditError } from './errors.js';
+
+export interface RecorderOptions {
+  dir: string;
+  session: string;
+  channel: string | number;
+  width: number;
+  height: number;
+  title?: string;
+  env?: Record<string, string>;
+  recordInput: boolean;
+}
+
+export interface SealedRecording {
+  file: string;
+  size: number;
+  sha256: string;
+}
+
+/** Session ids and channel names become file names: no separators, no dot-files, no `-` in the channel. */
+const SESSION_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const CHANNEL_RE = /^[A-Za-z0-9_.]{1,32}$/;
+
+export function recordingFileName(session: string, channel: string | number): string {
+  if (!SESSION_RE.test(session)) throw new TypeError('recording session id must be [A-Za-z0-9_.-], not starting with . or -');
+  const ch = String(channel);
+  if (!CHANNEL_RE.test(ch)) throw new TypeError('recording channel must be [A-Za-z0-9_.]');
+  return `${session}-${ch}.cast`;
+}
+
+/**
+ * One asciicast v2 file per session channel. Every event is one whole JSON line written with a
+ * single append write (no user-space buffer), so the file is valid JSON lines after each call
+ * and a SIGKILL leaves a playable recording. UTF-8 is decoded with a StringDecoder per
+ * direction so a character split across chunks is written whole in the later event.
+ */
+export class Recorder {
+  readonly file: string;
+  private fd: number | null;
+  private readonly start = process.hrtime.bigint();
+  private readonly out = new StringDecoder('utf8');
+  private readonly inp = new StringDecoder('utf8');
+  private sealed: SealedRecording | null = null;
+
+  private constructor(file: string, fd: number, private readonly recordInput: boolean) {
+    this.file = file;
+    this.fd = fd;
+  }
+
+  static open(opts: RecorderOptions): Recorder {
+    const name = recordingFileName(opts.session, opts.channel);
+    if (!Number.isInteger(opts.width) || opts.width < 1 || !Number.isInteger(opts.height) || opts.height < 1) {
+      throw new TypeError('recording width and height must be positive integers');
+    }
+    const dir = path.resolve(opts.dir);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const file = path.join(dir, name);
+    let fd: number;
+    try {
+      // 'ax': never reopen (and so never alter) an existing, possibly sealed, recording.
+      fd = openSync(file, 'ax', 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new AuditError(`recording ${name} already exists`);
+      throw err;
+    }
+    const header: Record<string, unknown> = {
+      version: 2,
+      width: opts.width,
+      height: opts.height,
+      timestamp: Math.floor(Date.now() / 1000),
+    };
+    if (opts.title !== undefined) header.title = opts.title;
+    if (opts.env !== undefined) header.env = opts.env;
+    const rec = new Recorder(file, fd, opts.recordInput);
+    rec.line(JSON.stringify(header));
+    return rec;
+  }
+
+  /** Terminal output (already masked by the gateway). */
+  output(data: Buffer | string): void {
+    if (this.fd === null) return;
+    const text = typeof data === 'string' ? data : this.out.write(data);
+    if (text) this.event('o', text);
+  }
+
+  /** Terminal input: recorded only when the recorder was opened with recordInput. */
+  input(data: Buffer | string): void {
+    if (this.fd === null || !this.recordInput) return;
+    const text = typeof data === 'string' ? data : this.inp.write(data);
+    if (text) this.event('i', text);
+  }
+
+  resize(cols: number, rows: number): void {
+    if (this.fd === null) return;
+    if (!Number.isInteger(cols) || !Number.isInteger(rows) || cols < 1 || rows < 1) return;
+    this.event('r', `${cols}x${rows}`);
+  }
+
+  marker(label: string): void {
+    if (this.fd === null) return;
+    this.event('m', String(label));
+  }
+
+  /** Flush undecoded bytes, fsync, close; the file's size and SHA-256. Idempotent. */
+  seal(): SealedRecording {
+    if (this.sealed) return this.sealed;
+    const restOut = this.out.end();
+    if (restOut) this.event('o', restOut);
+    if (this.recordInput) {
+      const restIn = this.inp.end();
+      if (restIn) this.event('i', restIn);
+    }
+    const fd = this.fd!;
+    fsyncSync(fd);
+    closeSync(fd);
+    this.fd = null;
+    this.sealed = hashFile(this.file);
+    return this.sealed;
+  }
+
+  private event(code: string, data: string): void {
+    const t = Number(process.hrtime.bigint() - this.start) / 1e9;
+    this.line(JSON.stringify([Math.round(t * 1e6) / 1e6, code, data]));
+  }
+
+  private line(text: string): void {
+    const buf = Buffer.from(text + '\n', 'utf8');
+    let off = 0;
+    while (off < buf.length) off += writeSync(this.fd!, buf, off, buf.length - off);
+  }
+}
+
+/** Size and SHA-256 of a file, read in 1 MiB chunks (recordings can be large). */
+export function hashFile(file: string): SealedRecording {
+  const fd = openSync(file, 'r');
+  const h = createHash('sha256');
+  const buf = Buffer.allocUnsafe(1 << 20);
+  let size = 0;
+  try {
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      h.update(buf.subarray(0, n));
+      size += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return { file: path.basename(file), size, sha256: h.digest('hex') };
+}

@@ -1,0 +1,122 @@
+import { closeSync, existsSync, openSync, readdirSync, readSync, statSync, truncateSync } from 'node:fs';
+import path from 'node:path';
+import type { Store } from '../store/open-store.js';
+import type { AuditLog } from './audit-log.js';
+import { hashFile } from './recorder.js';
+
+/** How much of a recording's end is examined for a torn last line. */
+const TAIL_BYTES = 4 << 20;
+
+/**
+ * On gateway start: seal every recording that no `recording.sealed` event covers
+ * (`recovered: true`, and `trimmed` bytes when a torn last line had to be cut so the file
+ * plays), then end every session that has a `session.start` but no `session.end`.
+ * Run before the gateway accepts connections: a live recording would be sealed too early.
+ */
+export async function recoverUnsealed(
+  db: Store,
+  audit: AuditLog,
+  recordingsDir: string,
+): Promise<{ recordings: number; sessions: number }> {
+  const sealed = new Set<string>();
+  for (const row of db.prepare("SELECT body FROM audit_events WHERE type = 'recording.sealed'").iterate() as Iterable<{ body: string }>) {
+    const file = (JSON.parse(row.body) as { file?: unknown }).file;
+    if (typeof file === 'string') sealed.add(file);
+  }
+  let recordings = 0;
+  const names = existsSync(recordingsDir) ? readdirSync(recordingsDir).filter((n) => n.endsWith('.cast')).sort() : [];
+  for (const name of names) {
+    if (sealed.has(name)) continue;
+    const file = path.join(recordingsDir, name);
+    if (!statSync(file).isFile()) continue;
+    const trimmed = trimTornTail(file);
+    const { size, sha256 } = hashFile(file);
+    const dash = name.lastIndexOf('-');
+    const session = dash > 0 ? name.slice(0, dash) : name.slice(0, -'.cast'.length);
+    await audit.append({
+      type: 'recording.sealed',
+      session,
+      file: name,
+      size,
+      sha256,
+      recovered: true,
+      ...(trimmed > 0 ? { trimmed } : {}),
+    });
+    recordings++;
+  }
+
+  const ended = new Set<string>();
+  const starts: Record<string, unknown>[] = [];
+  for (const row of db
+    .prepare("SELECT type, body FROM audit_events WHERE type IN ('session.start', 'session.end') ORDER BY seq")
+    .iterate() as Iterable<{ type: string; body: string }>) {
+    const body = JSON.parse(row.body) as Record<string, unknown>;
+    if (typeof body.session !== 'string') continue;
+    if (row.type === 'session.end') ended.add(body.session);
+    else starts.push(body);
+  }
+  let sessions = 0;
+  for (const start of starts) {
+    const id = start.session as string;
+    if (ended.has(id)) continue;
+    ended.add(id);
+    await audit.append({
+      type: 'session.end',
+      session: id,
+      ...(typeof start.subject === 'string' ? { subject: start.subject } : {}),
+      ...(typeof start.target === 'string' ? { target: start.target } : {}),
+      reason: 'gateway restarted',
+      recovered: true,
+    });
+    sessions++;
+  }
+  return { recordings, sessions };
+}
+
+/**
+ * Cut a torn end (a partial line, or trailing lines that are not JSON, e.g. zeros after an
+ * OS crash) so the recording plays. Returns the number of bytes removed.
+ */
+export function trimTornTail(file: string): number {
+  const size = statSync(file).size;
+  if (size === 0) return 0;
+  const len = Math.min(size, TAIL_BYTES);
+  const start = size - len;
+  const tail = Buffer.alloc(len);
+  const fd = openSync(file, 'r');
+  try {
+    let off = 0;
+    while (off < len) {
+      const n = readSync(fd, tail, off, len - off, start + off);
+      if (n === 0) break;
+      off += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  let cut = len;
+  while (cut > 0) {
+    if (tail[cut - 1] !== 0x0a) {
+      const nl = tail.lastIndexOf(0x0a, cut - 1);
+      if (nl < 0 && start > 0) return 0; // a partial line longer than the tail: leave it to the auditor
+      cut = nl + 1; // drop the partial line
+      continue;
+    }
+    const lineStart = tail.lastIndexOf(0x0a, cut - 2) + 1;
+    if (lineStart === 0 && start > 0) break; // the line begins before the examined tail: keep it
+    if (isJsonLine(tail.subarray(lineStart, cut - 1))) break;
+    cut = lineStart;
+  }
+  if (cut === len) return 0;
+  truncateSync(file, start + cut);
+  return len - cut;
+}
+
+function isJsonLine(line: Buffer): boolean {
+  try {
+    JSON.parse(line.toString('utf8'));
+    return true;
+  } catch {
+    return false;
+  }
+}

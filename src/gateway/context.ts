@@ -1,0 +1,38 @@
+import type { Logger } from 'pino';
+import type { Config, TargetConfig } from '../config/types.js';
+import type { Identity } from '../identity/types.js';
+import type { AuditLog } from '../audit/index.js';
+import type { ApprovalBroker } from '../approvals/index.js';
+import type { Masker } from '../masking/index.js';
+import type { SshPool } from '../upstream/ssh-pool.js';
+import type { PolicySet } from './policy-set.js';
+
+/** Everything a channel handler needs; built once by the gateway. */
+export interface GatewayDeps {
+  config: Config;
+  log: Logger;
+  audit: AuditLog;
+  policies: PolicySet;
+  pool: SshPool;
+  broker: ApprovalBroker | null;
+  maskerFor(target: TargetConfig): Masker | null;
+  /** Live channels, so SIGTERM can wait for them and tests can count leaks. */
+  live: Set<LiveChannel>;
+}
+
+export interface LiveChannel {
+  session: string;
+  done: Promise<void>;
+  terminate(reason: string): void;
+}
+
+/** One authenticated agent connection. */
+export interface ConnectionState {
+  session: string;
+  identity: Identity;
+  target: TargetConfig;
+  clientAddress: string;
+  startedAt: number;
+  nextChannel: number;
+  openChannels: number;
+}

@@ -1,0 +1,248 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import ssh2, { type Connection, type ServerChannel, type Session } from 'ssh2';
+import type { Logger } from 'pino';
+import type { Config, TargetConfig } from '../config/types.js';
+import type { Identity } from '../identity/types.js';
+import type { PtyRequest, UpstreamProcess } from '../upstream/types.js';
+import { authenticate, type AuthDeps } from './authenticate.js';
+import type { ConnectionState, GatewayDeps } from './context.js';
+import { forTerminal, msg } from './messages.js';
+import { runProgram } from './run-program.js';
+import { newSessionId } from './session-id.js';
+
+/** Names that change what a shell runs: never accepted from an agent's `env` request, whatever the config says. */
+const DANGEROUS_ENV = /^(PATH|IFS|ENV|BASH_ENV|SHELLOPTS|BASHOPTS|PS4|PROMPT_COMMAND|LD_.*|BASH_FUNC_.*)$/;
+
+/**
+ * The SSH side of shellgate (ssh2 Server): authenticates agents, maps the user name to a
+ * target, and serves session channels. Everything that is not an exec or a permitted
+ * shell is refused and audited: port forwarding, agent forwarding, X11, subsystems.
+ */
+export class SshGateway {
+  private server: ssh2.Server;
+  private connections = new Set<Connection>();
+  private accepting = true;
+
+  constructor(
+    private readonly deps: GatewayDeps,
+    private readonly auth: AuthDeps,
+    hostKey: Buffer,
+  ) {
+    this.server = new ssh2.Server(
+      { hostKeys: [hostKey], ident: 'shellgate', banner: undefined },
+      (client, info) => this.onConnection(client, info.ip ?? 'unknown'),
+    );
+    this.server.on('error', (err: Error) => deps.log.error({ err: err.message }, 'ssh server error'));
+  }
+
+  async listen(host: string, port: number): Promise<AddressInfo> {
+    this.server.listen(port, host);
+    await once(this.server, 'listening');
+    return this.server.address() as AddressInfo;
+  }
+
+  /** Stop accepting; existing connections continue until they end. */
+  async stopAccepting(): Promise<void> {
+    this.accepting = false;
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  closeAll(): void {
+    for (const c of this.connections) c.end();
+  }
+
+  connectionCount(): number {
+    return this.connections.size;
+  }
+
+  private onConnection(client: Connection, address: string): void {
+    const { log } = this.deps;
+    if (!this.accepting) {
+      client.end();
+      return;
+    }
+    this.connections.add(client);
+    let conn: ConnectionState | null = null;
+    // Agents must authenticate promptly: a connection that never finishes auth is dropped.
+    const authTimer = setTimeout(() => {
+      if (!conn) client.end();
+    }, 30_000);
+    authTimer.unref();
+
+    client.on('error', (err: Error) => log.debug({ client: address, err: err.message }, 'agent connection error'));
+    client.on('authentication', (ctx) =>
+      authenticate(this.auth, ctx, address, (identity: Identity, target: TargetConfig) => {
+        conn = {
+          session: newSessionId(),
+          identity,
+          target,
+          clientAddress: address,
+          startedAt: Date.now(),
+          nextChannel: 0,
+          openChannels: 0,
+        };
+      }),
+    );
+    client.on('ready', () => {
+      clearTimeout(authTimer);
+      const c = conn!;
+      this.deps.audit
+        .append({
+          type: 'session.start',
+          session: c.session,
+          subject: c.identity.subject,
+          target: c.target.name,
+          groups: [...c.identity.groups],
+          issuer: c.identity.issuer,
+          jti: c.identity.jti,
+          tokenHash: c.identity.tokenHash,
+          via: c.identity.via,
+          client: address,
+        })
+        .catch((err: Error) => {
+          log.error({ session: c.session, err: err.message }, 'audit append failed: closing the session');
+          client.end();
+        });
+      client.on('session', (accept) => this.onSession(c, accept()));
+      client.on('tcpip', (_accept, reject, info) => {
+        reject();
+        this.refused(c, 'direct-tcpip', `${info.destIP}:${info.destPort}`);
+      });
+      client.on('openssh.streamlocal', (_accept, reject) => {
+        reject();
+        this.refused(c, 'direct-streamlocal', '');
+      });
+      client.on('request', (_accept, reject, name) => {
+        reject?.();
+        this.refused(c, name, '');
+      });
+    });
+    client.on('close', () => {
+      clearTimeout(authTimer);
+      this.connections.delete(client);
+      if (conn) {
+        const c = conn;
+        this.deps.audit
+          .append({
+            type: 'session.end',
+            session: c.session,
+            subject: c.identity.subject,
+            target: c.target.name,
+            reason: 'connection closed',
+            durationMs: Date.now() - c.startedAt,
+          })
+          .catch((err: Error) => log.error({ session: c.session, err: err.message }, 'audit append failed for session.end'));
+        log.info({ session: c.session }, 'session ended');
+      }
+    });
+  }
+
+  private refused(c: ConnectionState, kind: string, detail: string): void {
+    this.deps.log.warn({ session: c.session, kind, detail }, 'request refused');
+    this.deps.audit
+      .append({ type: 'channel.refused', session: c.session, subject: c.identity.subject, target: c.target.name, kind, detail })
+      .catch(() => undefined);
+  }
+
+  private onSession(c: ConnectionState, session: Session): void {
+    const limits = this.deps.config.limits;
+    const channelNo = c.nextChannel++;
+    let pty: PtyRequest | null = null;
+    const env: Record<string, string> = {};
+    let up: UpstreamProcess | null = null;
+    let started = false;
+
+    session.on('pty', (accept, reject, info) => {
+      if (started) return reject?.();
+      pty = { term: info.term, cols: info.cols, rows: info.rows, width: info.width, height: info.height };
+      accept?.();
+    });
+    session.on('window-change', (accept, _reject, info) => {
+      if (pty) Object.assign(pty, { cols: info.cols, rows: info.rows, width: info.width, height: info.height });
+      up?.resize(info.cols, info.rows, info.width, info.height);
+      accept?.();
+    });
+    session.on('env', (accept, reject, info) => {
+      if (!started && c.target.envAllow.includes(info.key) && !DANGEROUS_ENV.test(info.key)) {
+        env[info.key] = info.val;
+        accept?.();
+      } else reject?.();
+    });
+    session.on('signal', (accept, _reject, info) => {
+      up?.signal(String(info.name).replace(/^SIG/, ''));
+      accept?.();
+    });
+    const refuseRequest = (kind: string) => (_accept: unknown, reject?: () => void) => {
+      reject?.();
+      this.refused(c, kind, '');
+    };
+    session.on('auth-agent', refuseRequest('auth-agent'));
+    session.on('x11', refuseRequest('x11'));
+    session.on('subsystem', (_accept, reject, info) => {
+      reject?.();
+      this.refused(c, 'subsystem', info.name);
+    });
+    session.on('sftp', (_accept, reject) => {
+      reject?.();
+      this.refused(c, 'subsystem', 'sftp');
+    });
+
+    const start = (ch: ServerChannel, command: string | null) => {
+      started = true;
+      c.openChannels++;
+      if (c.openChannels > limits.maxChannelsPerConnection) {
+        ch.stderr.write(forTerminal(msg.error(`too many channels on one connection (max ${limits.maxChannelsPerConnection})`), !!pty));
+        ch.exit(126);
+        ch.end();
+        c.openChannels--;
+        return;
+      }
+      runProgram(this.deps, c, ch, {
+        channelNo,
+        command,
+        pty,
+        env,
+        onUpstream: (u) => {
+          up = u;
+        },
+      })
+        .catch((err: Error) => {
+          this.deps.log.error({ session: c.session, err: err.message, stack: err.stack }, 'channel failed');
+          try {
+            ch.stderr.write(forTerminal(msg.error('internal error: command aborted'), !!pty));
+            ch.exit(126);
+            ch.end();
+          } catch {
+            /* gone */
+          }
+        })
+        .finally(() => {
+          c.openChannels--;
+        });
+    };
+
+    session.on('exec', (accept, _reject, info) => {
+      const ch = accept();
+      start(ch, info.command);
+    });
+    session.on('shell', (accept, reject) => {
+      const policy = this.deps.policies.get(c.target.policy);
+      if (policy.shell === 'passthrough') {
+        start(accept(), null);
+        return;
+      }
+      // Accept only to explain: a bare reject leaves OpenSSH with a cryptic "shell request failed".
+      void reject;
+      const ch = accept();
+      const why =
+        policy.shell === 'deny'
+          ? `interactive shells are not allowed on target ${c.target.name}: run commands with ssh ${c.target.name}@gateway 'COMMAND'`
+          : `interactive shells on target ${c.target.name} are guarded, and this gateway cannot gate interactive shells yet: run commands with ssh ${c.target.name}@gateway 'COMMAND'`;
+      this.refused(c, 'shell', policy.shell);
+      ch.stderr.write(forTerminal(msg.error(why), !!pty));
+      ch.exit(126);
+      ch.end();
+    });
+  }
+}

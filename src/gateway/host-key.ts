@@ -1,0 +1,20 @@
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import ssh2 from 'ssh2';
+
+/**
+ * The gateway's own SSH host key: ed25519, created on first start (0600) and reused,
+ * so agents can pin it. Stored in OpenSSH format (ssh-keygen can read it).
+ */
+export function loadOrCreateHostKey(file: string): Buffer {
+  if (existsSync(file)) {
+    const mode = statSync(file).mode & 0o077;
+    if (mode !== 0) throw new Error(`host key ${file} is readable by group or others (chmod 600 it)`);
+    return readFileSync(file);
+  }
+  const { private: priv, public: pub } = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'shellgate host key' });
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  writeFileSync(file, priv, { mode: 0o600, flag: 'wx' });
+  writeFileSync(file + '.pub', pub + '\n', { mode: 0o644 });
+  return Buffer.from(priv);
+}

@@ -1,0 +1,32 @@
+import { Transform, type Readable, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Recorder } from '../audit/index.js';
+import type { MaskStream } from '../masking/index.js';
+
+/** Passes bytes through and counts them, writing each (already masked) chunk to the recording. */
+export class RecordTap extends Transform {
+  bytes = 0;
+  constructor(private readonly recorder: Recorder | null) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
+    this.bytes += chunk.length;
+    try {
+      this.recorder?.output(chunk);
+    } catch (err) {
+      cb(err as Error);
+      return;
+    }
+    cb(null, chunk);
+  }
+}
+
+/**
+ * upstream → masker → recording tap → agent, with back-pressure all the way (a slow agent
+ * stops reading, its SSH window closes, our writes block, the upstream window closes).
+ * The agent's stream is not ended here: the exit status must be sent before EOF/close.
+ */
+export async function relayOutput(src: Readable, masker: MaskStream | null, tap: RecordTap, dest: Writable): Promise<void> {
+  if (masker) await pipeline(src, masker, tap, dest, { end: false });
+  else await pipeline(src, tap, dest, { end: false });
+}

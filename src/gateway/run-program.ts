@@ -1,0 +1,269 @@
+import type { ServerChannel } from 'ssh2';
+import { decideLine, type LineDecision } from '../policy/index.js';
+import { Recorder } from '../audit/index.js';
+import type { MaskStream } from '../masking/index.js';
+import { openLocal } from '../upstream/local-target.js';
+import type { ExitInfo, PtyRequest, UpstreamProcess } from '../upstream/types.js';
+import type { ConnectionState, GatewayDeps, LiveChannel } from './context.js';
+import { EXIT_REFUSED, EXIT_UPSTREAM, forTerminal, msg } from './messages.js';
+import { RecordTap, relayOutput } from './relay-output.js';
+
+export interface ChannelRequest {
+  channelNo: number;
+  /** The command line, or null for an interactive shell. */
+  command: string | null;
+  pty: PtyRequest | null;
+  env: Record<string, string>;
+  /** Set once the upstream program runs, so window-change and signal requests reach it. */
+  onUpstream(up: UpstreamProcess): void;
+}
+
+/** Finish the agent's channel: exit status (or signal) first, then EOF and close (RFC 4254 §6.10). */
+function finish(ch: ServerChannel, exit: ExitInfo): void {
+  try {
+    if (exit.signal) ch.exit(exit.signal, !!exit.coreDumped, exit.message ?? '');
+    else ch.exit(exit.code ?? EXIT_UPSTREAM);
+  } catch {
+    /* channel already closed by the agent */
+  }
+  ch.end();
+}
+
+function refuse(ch: ServerChannel, text: string, pty: boolean): void {
+  try {
+    ch.stderr.write(forTerminal(text, pty));
+  } catch {
+    /* gone */
+  }
+  finish(ch, { code: EXIT_REFUSED, signal: null });
+}
+
+/**
+ * One exec or shell channel: decide (exec), record the decision durably, ask for an
+ * approval if needed, then run the program upstream with its output masked and recorded.
+ */
+export async function runProgram(deps: GatewayDeps, conn: ConnectionState, ch: ServerChannel, req: ChannelRequest): Promise<void> {
+  const { audit, log } = deps;
+  const target = conn.target;
+  const base = { session: conn.session, subject: conn.identity.subject, target: target.name, channel: req.channelNo };
+  const isPty = req.pty !== null;
+  let agentGone = false;
+  let up: UpstreamProcess | null = null;
+  let cancel: (() => void) | null = null;
+  ch.once('close', () => {
+    agentGone = true;
+    up?.close();
+    cancel?.();
+  });
+
+  const masker = deps.maskerFor(target);
+  const maskText = (s: string) => (masker ? masker.maskText(s).text : s);
+  const started = Date.now();
+
+  if (req.command !== null) {
+    const policy = deps.policies.get(target.policy);
+    const decision: LineDecision = decideLine(policy, req.command, {
+      subject: conn.identity.subject,
+      groups: conn.identity.groups,
+      target: target.name,
+    });
+    const maskedLine = maskText(req.command);
+    const argv = decision.commands.map((c) => c.argv.map(maskText));
+    const outcome = decision.decision === 'allow' ? 'allowed' : decision.decision === 'deny' ? 'denied' : 'approval requested';
+    log.info({ ...base, argv, decision: decision.decision, rule: decision.rule, reason: decision.reason }, `command ${outcome}`);
+    try {
+      // Durable before anything reaches the target (audit.md).
+      await audit.append({
+        type: 'command.decision',
+        ...base,
+        command: maskedLine,
+        argv,
+        decision: decision.decision,
+        rule: decision.rule,
+        reason: decision.reason,
+        policy: policy.name,
+        policyVersion: policy.version,
+      });
+    } catch (err) {
+      log.error({ ...base, err: (err as Error).message }, 'audit append failed: command refused');
+      refuse(ch, msg.error('the audit log cannot be written: command refused'), isPty);
+      return;
+    }
+    if (agentGone) return;
+
+    if (decision.decision === 'deny') {
+      refuse(ch, msg.denied(decision.rule, decision.reason), isPty);
+      return;
+    }
+    if (decision.decision === 'approve') {
+      const rule = decision.rule ? policy.rule(decision.rule) : undefined;
+      if (!deps.broker) {
+        refuse(ch, msg.denied(decision.rule, 'approval required'), isPty);
+        return;
+      }
+      let pending;
+      try {
+        pending = await deps.broker.request({
+          subject: conn.identity.subject,
+          groups: conn.identity.groups,
+          target: target.name,
+          command: maskedLine,
+          argv,
+          rule: decision.rule ?? '(policy default)',
+          approvers: rule?.approvers ?? 1,
+          approverGroups: rule?.approverGroups ?? [],
+          session: conn.session,
+        });
+      } catch (err) {
+        log.error({ ...base, err: (err as Error).message }, 'approval request failed: command refused');
+        refuse(ch, msg.error('the approval request could not be recorded: command refused'), isPty);
+        return;
+      }
+      cancel = () => pending.cancel();
+      if (agentGone) {
+        pending.cancel();
+        return;
+      }
+      ch.stderr.write(forTerminal(msg.waiting(pending.id, Math.round(deps.config.approvals.timeoutMs / 1000)), isPty));
+      const result = await pending.wait();
+      cancel = null;
+      if (result.result === 'cancelled' || agentGone) return;
+      if (result.result === 'timeout') {
+        refuse(ch, msg.timedOut(pending.id), isPty);
+        return;
+      }
+      if (result.result === 'denied') {
+        refuse(ch, msg.deniedByApprover(result.approver, result.reason), isPty);
+        return;
+      }
+    }
+  } else {
+    try {
+      await audit.append({ type: 'shell.start', ...base, mode: 'passthrough', pty: isPty });
+    } catch (err) {
+      log.error({ ...base, err: (err as Error).message }, 'audit append failed: shell refused');
+      refuse(ch, msg.error('the audit log cannot be written: shell refused'), isPty);
+      return;
+    }
+  }
+
+  // Allowed: run it.
+  let recorder: Recorder | null = null;
+  try {
+    if (deps.config.recording.enabled) {
+      recorder = Recorder.open({
+        dir: deps.config.recordings,
+        session: conn.session,
+        channel: req.channelNo,
+        width: req.pty?.cols || 80,
+        height: req.pty?.rows || 24,
+        title: `${conn.identity.subject}@${target.name}${req.command !== null ? ': ' + maskText(req.command).slice(0, 200) : ''}`,
+        recordInput: deps.config.audit.recordInput,
+      });
+    }
+  } catch (err) {
+    log.error({ ...base, err: (err as Error).message }, 'recording cannot be written: command refused');
+    refuse(ch, msg.error('the recording cannot be written: command refused'), isPty);
+    return;
+  }
+
+  try {
+    up =
+      target.kind === 'local'
+        ? openLocal(target, req.command, { pty: req.pty, env: req.env })
+        : await deps.pool.open(target, req.command, { pty: req.pty, env: req.env });
+  } catch (err) {
+    const text = (err as Error).message;
+    log.warn({ ...base, err: text }, 'upstream open failed');
+    try {
+      ch.stderr.write(forTerminal(msg.error(text), isPty));
+    } catch {
+      /* gone */
+    }
+    await sealAndLog(deps, base, recorder, { code: EXIT_UPSTREAM, signal: null, message: text }, 0, started, {});
+    finish(ch, { code: EXIT_UPSTREAM, signal: null });
+    return;
+  }
+  if (agentGone) up.close();
+  req.onUpstream(up);
+
+  const live: LiveChannel = {
+    session: conn.session,
+    done: Promise.resolve(),
+    terminate: (reason: string) => {
+      try {
+        ch.stderr.write(forTerminal(msg.error(`session terminated: ${reason}`), isPty));
+      } catch {
+        /* gone */
+      }
+      up?.close();
+    },
+  };
+
+  const outMask: MaskStream | null = masker ? masker.createStream() : null;
+  const errMask: MaskStream | null = masker && up.stderr ? masker.createStream() : null;
+  const outTap = new RecordTap(recorder);
+  const errTap = new RecordTap(recorder);
+
+  // Agent input → program (classic pipe: back-pressure, EOF forwarded).
+  if (recorder && deps.config.audit.recordInput) {
+    const inMask = masker ? masker.createStream() : null;
+    if (inMask) {
+      ch.pipe(inMask);
+      inMask.on('data', (d: Buffer) => recorder!.input(d));
+    } else ch.on('data', (d: Buffer) => recorder!.input(d));
+  }
+  ch.pipe(up.stdin);
+  up.stdin.on('error', () => undefined);
+
+  const relays = Promise.allSettled([
+    relayOutput(up.stdout, outMask, outTap, ch),
+    up.stderr ? relayOutput(up.stderr, errMask, errTap, ch.stderr) : Promise.resolve(),
+  ]);
+  const done = (async () => {
+    const exit = await up.done;
+    const settled = await relays;
+    const failed = settled.find((s) => s.status === 'rejected') as PromiseRejectedResult | undefined;
+    if (failed && !agentGone) log.warn({ ...base, err: String(failed.reason?.message ?? failed.reason) }, 'output relay failed');
+    const counts: Record<string, number> = {};
+    for (const m of [outMask, errMask]) for (const [k, v] of Object.entries(m?.counts() ?? {})) counts[k] = (counts[k] ?? 0) + v;
+    await sealAndLog(deps, base, recorder, exit, outTap.bytes + errTap.bytes, started, counts);
+    if (!agentGone) finish(ch, exit);
+  })();
+  live.done = done;
+  deps.live.add(live);
+  try {
+    await done;
+  } finally {
+    deps.live.delete(live);
+  }
+}
+
+async function sealAndLog(
+  deps: GatewayDeps,
+  base: Record<string, unknown>,
+  recorder: Recorder | null,
+  exit: ExitInfo,
+  bytesOut: number,
+  started: number,
+  detectors: Record<string, number>,
+): Promise<void> {
+  try {
+    if (recorder) {
+      const sealed = recorder.seal();
+      await deps.audit.append({ type: 'recording.sealed', ...base, file: sealed.file, size: sealed.size, sha256: sealed.sha256 });
+    }
+    await deps.audit.append({
+      type: 'command.result',
+      ...base,
+      exit: exit.code,
+      signal: exit.signal,
+      bytesOut,
+      durationMs: Date.now() - started,
+      detectors,
+      ...(exit.message ? { error: exit.message } : {}),
+    });
+  } catch (err) {
+    deps.log.error({ ...base, err: (err as Error).message }, 'audit append failed after the command ran');
+  }
+}

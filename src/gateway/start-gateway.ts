@@ -1,0 +1,145 @@
+import { mkdirSync } from 'node:fs';
+import pino, { type Logger } from 'pino';
+import type { Config, TargetConfig } from '../config/types.js';
+import { openStore, type Store } from '../store/open-store.js';
+import { AuditLog, recoverUnsealed } from '../audit/index.js';
+import { ApprovalBroker, registerApprovalRoutes } from '../approvals/index.js';
+import { compileMasker, type Masker } from '../masking/index.js';
+import { initPolicyEngine } from '../policy/index.js';
+import { loadDevIssuer, type DevIssuer } from '../identity/dev-issuer.js';
+import { TicketStore } from '../identity/tickets.js';
+import { TokenVerifier } from '../identity/verify-token.js';
+import { Vault } from '../vault/vault.js';
+import { SshPool } from '../upstream/ssh-pool.js';
+import { WebServer } from '../web/server.js';
+import { registerTicketRoutes } from '../web/ticket-routes.js';
+import type { GatewayDeps, LiveChannel } from './context.js';
+import { SshGateway } from './gateway.js';
+import { loadOrCreateHostKey } from './host-key.js';
+import { PolicySet } from './policy-set.js';
+import { FailureLimiter } from './rate-limit.js';
+
+export interface RunningGateway {
+  config: Config;
+  log: Logger;
+  sshAddress: { host: string; port: number };
+  httpAddress: { host: string; port: number } | null;
+  devIssuer: DevIssuer | null;
+  deps: GatewayDeps;
+  ssh: SshGateway;
+  /** Graceful stop: stop accepting, let running commands finish up to the deadline, final checkpoint. */
+  stop(deadlineMs?: number): Promise<void>;
+}
+
+/** Build every stage from a validated config and start listening. */
+export async function startGateway(config: Config, opts: { logger?: Logger } = {}): Promise<RunningGateway> {
+  const log = opts.logger ?? pino({ level: config.logLevel, base: { pid: process.pid } });
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  mkdirSync(config.recordings, { recursive: true, mode: 0o700 });
+  const hostKey = loadOrCreateHostKey(config.hostKey);
+
+  await initPolicyEngine();
+  const policies = new PolicySet(config, log);
+
+  const db: Store = openStore(config.store);
+  const audit = await AuditLog.open(db, {
+    dataDir: config.dataDir,
+    checkpointEvery: config.audit.checkpointEvery,
+    checkpointIntervalMs: config.audit.checkpointIntervalMs,
+    witness: config.audit.witness,
+    witnessUrl: config.audit.witnessUrl,
+    logger: log,
+  });
+  const recovered = await recoverUnsealed(db, audit, config.recordings);
+  if (recovered.recordings || recovered.sessions) log.warn(recovered, 'sealed recordings and sessions left open by an earlier run');
+
+  const devIssuer = config.identity.devIssuer ? await loadDevIssuer(config.dataDir) : null;
+  const verifier = new TokenVerifier(config.identity.issuers, devIssuer);
+  const tickets = new TicketStore();
+  const vault = config.vault.masterKey ? Vault.open(config.vault.file, config.vault.masterKey) : null;
+  const pool = new SshPool(vault, log, config.limits.upstreamIdleMs);
+  if (!config.masking.enabled) log.warn('masking is disabled (masking.enabled: false): secrets reach agents and recordings unmasked');
+
+
+  // HTTP first: the approvals broker needs its public URL for webhook links.
+  let web: WebServer | null = null;
+  let httpAddress: { host: string; port: number } | null = null;
+  if (config.listen.http) {
+    web = new WebServer({ log, verifier, adminToken: config.web.adminToken });
+    const a = await web.listen(config.listen.http.host, config.listen.http.port);
+    httpAddress = { host: a.address, port: a.port };
+  }
+  const broker = new ApprovalBroker({
+    db,
+    audit,
+    timeoutMs: config.approvals.timeoutMs,
+    webhooks: config.approvals.webhooks,
+    publicUrl: config.approvals.publicUrl ?? (httpAddress ? `http://${fmtHost(httpAddress.host)}:${httpAddress.port}` : null),
+    dataDir: config.dataDir,
+    logger: log,
+  });
+  await broker.start();
+  if (web) {
+    registerTicketRoutes(web.router, tickets, verifier);
+    registerApprovalRoutes(web.router, broker);
+  }
+
+  const maskers = new Map<string, { generation: number; masker: Masker }>();
+  const maskerFor = (target: TargetConfig): Masker | null => {
+    if (!config.masking.enabled) return null;
+    const hit = maskers.get(target.name);
+    if (hit && hit.generation === policies.generation) return hit.masker;
+    const policy = policies.get(target.policy);
+    const masker = compileMasker({
+      add: policy.masking.add,
+      disable: policy.masking.disable,
+      vaulted: target.kind === 'ssh' ? pool.secretsFor(target) : [],
+      idleMs: config.masking.idleMs,
+    });
+    maskers.set(target.name, { generation: policies.generation, masker });
+    return masker;
+  };
+  // Compile every target's masker now: a bad policy regex must fail the start, not a session.
+  for (const t of Object.values(config.targets)) maskerFor(t);
+
+  const live = new Set<LiveChannel>();
+  const deps: GatewayDeps = { config, log, audit, policies, pool, broker, maskerFor, live };
+  const limiter = new FailureLimiter(config.limits.authAttemptsPerMinute);
+  const ssh = new SshGateway(deps, { config, log, verifier, tickets, limiter }, hostKey);
+  const sshAddr = await ssh.listen(config.listen.ssh.host, config.listen.ssh.port);
+
+  const sshAddress = { host: sshAddr.address, port: sshAddr.port };
+  log.info(
+    {
+      ssh: `${fmtHost(sshAddress.host)}:${sshAddress.port}`,
+      ...(httpAddress ? { http: `${fmtHost(httpAddress.host)}:${httpAddress.port}` } : {}),
+      targets: Object.keys(config.targets),
+      devIssuer: devIssuer?.issuer ?? null,
+    },
+    'listening',
+  );
+
+  let stopping: Promise<void> | null = null;
+  const stop = (deadlineMs = 10_000): Promise<void> =>
+    (stopping ??= (async () => {
+      log.info({ running: live.size }, 'stopping: no new connections');
+      await ssh.stopAccepting();
+      const deadline = new Promise<void>((r) => setTimeout(r, deadlineMs).unref());
+      await Promise.race([Promise.allSettled([...live].map((l) => l.done)), deadline]);
+      for (const l of live) l.terminate('gateway shutting down');
+      ssh.closeAll();
+      await web?.close();
+      await broker.stop();
+      pool.closeAll();
+      await new Promise((r) => setTimeout(r, 50));
+      await audit.close();
+      db.close();
+      log.info('stopped');
+    })());
+
+  return { config, log, sshAddress, httpAddress, devIssuer, deps, ssh, stop };
+}
+
+function fmtHost(h: string): string {
+  return h.includes(':') ? `[${h}]` : h;
+}

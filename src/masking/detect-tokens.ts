@@ -1,0 +1,105 @@
+import { type DetectFn, type Seg, type Span, isAlnum, leftEdge, rightEdge, WS } from './segment.js';
+
+/** Characters that continue a token of the given shape (for the right-edge check). */
+const b64url = (c: number) => isAlnum(c) || c === 0x5f || c === 0x2d; // _ -
+const b64 = (c: number) => isAlnum(c) || c === 0x2b || c === 0x2f; // + /
+
+/** Whole-match token detector: regex hits checked for word edges on both sides. */
+function tokenDetector(id: string, re: RegExp, word: (c: number) => boolean, check?: (m: string) => boolean): DetectFn {
+  return (seg: Seg, out: Span[]) => {
+    re.lastIndex = 0;
+    let m: RegExpExecArray | null;
+    while ((m = re.exec(seg.text)) !== null) {
+      const s = m.index;
+      const e = s + m[0].length;
+      if (leftEdge(seg, s) && rightEdge(seg, e, word) && (!check || check(m[0]))) out.push({ s, e, id });
+      else re.lastIndex = s + 1;
+    }
+    return seg.text.length;
+  };
+}
+
+/** Detector that masks only capture group `g` (needs the `d` flag). */
+function groupDetector(id: string, re: RegExp, g: number, edge?: (seg: Seg, s: number, e: number) => boolean): DetectFn {
+  return (seg: Seg, out: Span[]) => {
+    re.lastIndex = 0;
+    let m: RegExpExecArray | null;
+    while ((m = re.exec(seg.text)) !== null) {
+      const ix = m.indices?.[g];
+      if (ix && ix[1] > ix[0] && (!edge || edge(seg, m.index, m.index + m[0].length))) out.push({ s: ix[0], e: ix[1], id });
+      if (m[0].length === 0) re.lastIndex++;
+    }
+    return seg.text.length;
+  };
+}
+
+export const awsAccessKeyId = tokenDetector('aws-access-key-id', /(?:AKIA|ASIA)[A-Z0-9]{16}/g, isAlnum);
+
+export const awsSecretAccessKey = groupDetector(
+  'aws-secret-access-key',
+  new RegExp(`(?:aws_?secret_?access_?key|secretaccesskey)["']?${WS}*[:=]${WS}*["']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])`, 'gid'),
+  1,
+);
+
+export const githubToken = tokenDetector(
+  'github-token',
+  /gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255}/g,
+  (c) => isAlnum(c) || c === 0x5f,
+);
+
+export const gitlabToken = tokenDetector('gitlab-token', /glpat-[A-Za-z0-9_-]{20,}/g, b64url);
+
+const slackTokens = tokenDetector('slack-token', /xox[bpars]-[A-Za-z0-9-]{10,}/g, (c) => isAlnum(c) || c === 0x2d);
+const slackWebhook = groupDetector(
+  'slack-token',
+  /hooks\.slack\.com\/services\/T[A-Za-z0-9]+\/B[A-Za-z0-9]+\/([A-Za-z0-9]{16,})(?![A-Za-z0-9])/gd,
+  1,
+);
+export const slackToken: DetectFn = (seg, out) => {
+  slackTokens(seg, out);
+  return slackWebhook(seg, out);
+};
+
+export const stripeKey = tokenDetector('stripe-key', /[sr]k_(?:live|test)_[A-Za-z0-9]{10,}/g, isAlnum);
+
+export const googleApiKey = tokenDetector('google-api-key', /AIza[A-Za-z0-9_-]{35}/g, b64url);
+
+function decodesToJson(segment: string): boolean {
+  try {
+    const v: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+    return typeof v === 'object' && v !== null;
+  } catch {
+    return false;
+  }
+}
+
+export const jwt = tokenDetector(
+  'jwt',
+  /eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g,
+  (c) => b64url(c) || c === 0x2e,
+  (m) => {
+    const [a, b] = m.split('.');
+    return decodesToJson(a!) && decodesToJson(b!);
+  },
+);
+
+const NOT_URL_PW = `[^ \\t\\n\\v\\f\\r@/?#]`;
+export const urlCredentials = groupDetector(
+  'url-credentials',
+  new RegExp(`[A-Za-z][A-Za-z0-9+.-]*://[^ \\t\\n\\v\\f\\r:@/?#]*:(${NOT_URL_PW}+)@(?=[^ \\t\\n\\v\\f\\r@])`, 'gd'),
+  1,
+  (seg, s) => leftEdge(seg, s),
+);
+
+const bearerHeader = groupDetector(
+  'bearer-token',
+  new RegExp(`authorization["']?${WS}*[:=]${WS}*["']?(?:bearer|basic|token)[ \\t]+([A-Za-z0-9._~+/-]+=*)`, 'gid'),
+  1,
+);
+const bareBearer = groupDetector('bearer-token', /bearer[ \t]+([A-Za-z0-9._~+/-]{16,}=*)/gid, 1, (seg, s) => leftEdge(seg, s));
+export const bearerToken: DetectFn = (seg, out) => {
+  bearerHeader(seg, out);
+  return bareBearer(seg, out);
+};
+
+export { b64 };

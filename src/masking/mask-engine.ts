@@ -1,0 +1,308 @@
+import { type AnsiSeq, stripAnsi } from './ansi.js';
+import type { CompiledDetectors } from './compiled.js';
+import { markerPrefixAtEnd } from './private-key.js';
+import { scanSegment } from './scan-segment.js';
+import type { Seg, Span } from './segment.js';
+
+/** Where a secret was found: byte offsets in the input (ANSI sequences included), never the value. */
+export interface Finding {
+  detector: string;
+  start: number;
+  end: number;
+}
+
+/** Findings kept per stream for reports; counts go on after this. */
+export const MAX_FINDINGS = 10_000;
+
+const enum Mode {
+  Chunk,
+  Idle,
+  End,
+}
+
+/**
+ * The incremental masker behind both maskText and MaskStream. Works on
+ * "binary" strings (one char per byte) so that chunk splits inside UTF-8
+ * characters and invalid bytes need no special care and offsets are bytes.
+ *
+ * Invariant: `text` starts at the start of the current segment (a line, a
+ * piece of an overlong line, or the text after an END marker) — or, inside a
+ * private key, at the first byte not yet output. Everything before `emitted`
+ * has been output and can no longer change.
+ */
+export class MaskEngine {
+  private text = '';
+  private seqs: AnsiSeq[] = [];
+  private nextSeq = 0;
+  private emitted = 0;
+  private rawRest = '';
+  private absBase = 0;
+  private pem: { end: string; start: number } | null = null;
+  readonly counts: Record<string, number> = {};
+  readonly findings: Finding[] = [];
+
+  constructor(private readonly d: CompiledDetectors) {}
+
+  /** Add a chunk (binary string); returns what can be output now. */
+  write(chunk: string): string {
+    this.take(this.rawRest + chunk, false);
+    return this.run(Mode.Chunk);
+  }
+
+  /** Nothing arrived for a while: release the tail (still scanned). A private key stays masked. */
+  idle(): string {
+    this.take(this.rawRest, true);
+    return this.run(Mode.Idle);
+  }
+
+  /** End of input: everything left, scanned as complete. */
+  end(): string {
+    this.take(this.rawRest, true);
+    return this.run(Mode.End);
+  }
+
+  /** True when some input has not been output yet. */
+  holding(): boolean {
+    return this.emitted < this.text.length || this.rawRest.length > 0 || this.nextSeq < this.seqs.length;
+  }
+
+  private take(raw: string, final: boolean): void {
+    this.rawRest = '';
+    if (raw.length === 0) return;
+    const st = stripAnsi(raw, final);
+    this.rawRest = st.rest;
+    const base = this.text.length;
+    for (const q of st.seqs) this.seqs.push({ at: q.at + base, s: q.s });
+    this.text += st.clean;
+  }
+
+  private run(mode: Mode): string {
+    const out: string[] = [];
+    const L = this.d.maxLen;
+    for (;;) {
+      const t = this.text;
+      const n = t.length;
+      if (this.pem) {
+        const idx = t.indexOf(this.pem.end);
+        if (idx >= 0) {
+          const after = idx + this.pem.end.length;
+          this.emit(out, after, [{ s: 0, e: idx, id: 'private-key' }], false);
+          this.addFinding('private-key', this.pem.start, this.absEnd(idx));
+          this.pem = null;
+          this.trim(after);
+          continue;
+        }
+        if (mode === Mode.End) {
+          this.emit(out, n, [{ s: 0, e: n, id: 'private-key' }], false);
+          this.addFinding('private-key', this.pem.start, this.absEnd(n));
+          this.pem = null;
+          this.trim(n);
+          break;
+        }
+        const safe = n - markerPrefixAtEnd(t, this.pem.end);
+        this.emit(out, safe, [{ s: 0, e: safe, id: 'private-key' }], false);
+        this.trim(safe);
+        break;
+      }
+      const spans: Span[] = [];
+      const completeEnd = t.lastIndexOf('\n') + 1;
+      let pem = completeEnd > 0 ? this.scanComplete(completeEnd, spans) : null;
+      let a = completeEnd;
+      while (!pem && n - a > L) {
+        pem = scanSegment(this.d, this.seg(a, a + L, false), a, spans).pem;
+        a += L;
+      }
+      let to = n;
+      if (!pem && (a < n || mode !== Mode.Chunk)) {
+        const r = scanSegment(this.d, this.seg(a, n, mode === Mode.Chunk), a, spans);
+        pem = r.pem;
+        if (!pem && mode === Mode.Chunk) to = a + r.hold;
+      }
+      if (pem) {
+        this.emit(out, pem.at, spans, true);
+        this.pem = { end: pem.end, start: this.absStart(pem.at) };
+        this.trim(pem.at);
+        continue;
+      }
+      this.emit(out, to, spans, true);
+      this.trim(mode === Mode.End ? n : a);
+      break;
+    }
+    return out.join('');
+  }
+
+  /** Complete lines [0, end): only lines with a prefilter hit are scanned (all lines when policy regexes exist). */
+  private scanComplete(end: number, spans: Span[]): { at: number; end: string } | null {
+    const t = this.text;
+    const L = this.d.maxLen;
+    const all = this.d.custom.length > 0;
+    const pf = this.d.prefilter;
+    pf.lastIndex = 0;
+    let cursor = 0;
+    for (;;) {
+      let ls: number;
+      let le: number;
+      if (all) {
+        if (cursor >= end) return null;
+        ls = cursor;
+        le = t.indexOf('\n', ls);
+      } else {
+        pf.lastIndex = cursor;
+        const m = pf.exec(t);
+        if (!m || m.index >= end) return null;
+        ls = m.index === 0 ? 0 : t.lastIndexOf('\n', m.index - 1) + 1;
+        le = t.indexOf('\n', m.index);
+      }
+      for (let s = ls; s < le; s += L) {
+        const r = scanSegment(this.d, this.seg(s, Math.min(s + L, le), false), s, spans);
+        if (r.pem) return r.pem;
+      }
+      cursor = le + 1;
+    }
+  }
+
+  private seg(a: number, b: number, partial: boolean): Seg {
+    let bounds: Set<number> | null = null;
+    for (let i = this.nextSeqAt(a); i < this.seqs.length; i++) {
+      const at = this.seqs[i]!.at;
+      if (at >= b) break;
+      if (at > a) (bounds ??= new Set()).add(at - a);
+    }
+    return { text: this.text.slice(a, b), bounds, partial };
+  }
+
+  /** Index of the first sequence at or after clean index `a`. */
+  private nextSeqAt(a: number): number {
+    const s = this.seqs;
+    if (s.length === 0 || s[s.length - 1]!.at < a) return s.length;
+    let lo = 0;
+    let hi = s.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (s[mid]!.at < a) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Output text[emitted, to) with spans masked, and the sequences up to `to`. */
+  private emit(out: string[], to: number, spans: Span[], record: boolean): void {
+    const from = this.emitted;
+    if (to < from) to = from;
+    const rel = spans.filter((sp) => sp.e > from && sp.s < to);
+    if (record && rel.length > 0) this.record(rel);
+    // merged mask intervals within [from, to)
+    rel.sort((x, y) => x.s - y.s);
+    const iv: number[] = [];
+    for (const sp of rel) {
+      const s = Math.max(sp.s, from);
+      const e = Math.min(sp.e, to);
+      if (e <= s) continue;
+      if (iv.length && s <= iv[iv.length - 1]!) iv[iv.length - 1] = Math.max(iv[iv.length - 1]!, e);
+      else iv.push(s, e);
+    }
+    const t = this.text;
+    let pos = from;
+    let k = 0;
+    const pushText = (x: number, y: number) => {
+      // interleave the sequences that sit inside [x, y)
+      while (this.nextSeq < this.seqs.length && this.seqs[this.nextSeq]!.at < y) {
+        const q = this.seqs[this.nextSeq++]!;
+        const at = Math.max(q.at, x);
+        if (at > x) out.push(masked ? stars(t, x, at) : t.slice(x, at));
+        out.push(q.s);
+        x = at;
+      }
+      if (y > x) out.push(masked ? stars(t, x, y) : t.slice(x, y));
+    };
+    let masked = false;
+    while (pos < to) {
+      if (k < iv.length && iv[k]! <= pos) {
+        masked = true;
+        const e = iv[k + 1]!;
+        pushText(pos, e);
+        pos = e;
+        k += 2;
+      } else {
+        masked = false;
+        const e = k < iv.length ? iv[k]! : to;
+        pushText(pos, e);
+        pos = e;
+      }
+    }
+    // sequences sitting right at `to` go out now: they are not text
+    while (this.nextSeq < this.seqs.length && this.seqs[this.nextSeq]!.at <= to) out.push(this.seqs[this.nextSeq++]!.s);
+    this.emitted = to;
+  }
+
+  private record(rel: Span[]): void {
+    const pr = this.d.priority;
+    const sorted = [...rel].sort((x, y) => x.s - y.s || (pr.get(x.id) ?? 99) - (pr.get(y.id) ?? 99) || y.e - x.e);
+    let coverS = -1;
+    let coverE = -1;
+    for (const sp of sorted) {
+      if (sp.s >= coverS && sp.e <= coverE) continue; // already reported by a detector with priority
+      this.addFinding(sp.id, this.absStart(sp.s), this.absEnd(sp.e));
+      if (sp.e > coverE) {
+        coverS = sp.s;
+        coverE = sp.e;
+      }
+    }
+  }
+
+  private addFinding(detector: string, start: number, end: number): void {
+    this.counts[detector] = (this.counts[detector] ?? 0) + 1;
+    if (this.findings.length < MAX_FINDINGS) this.findings.push({ detector, start, end });
+  }
+
+  /** Input byte offset of text[i] (sequences before it included). */
+  private absStart(i: number): number {
+    let off = this.absBase + i;
+    for (const q of this.seqs) {
+      if (q.at > i) break;
+      off += q.s.length;
+    }
+    return off;
+  }
+
+  /** Input byte offset just after text[e - 1]. */
+  private absEnd(e: number): number {
+    let off = this.absBase + e;
+    for (const q of this.seqs) {
+      if (q.at >= e) break;
+      off += q.s.length;
+    }
+    return off;
+  }
+
+  /** Forget text[0, k) (already output). */
+  private trim(k: number): void {
+    if (k <= 0) return;
+    let drop = 0;
+    let extra = 0;
+    while (drop < this.seqs.length && this.seqs[drop]!.at < k) extra += this.seqs[drop++]!.s.length;
+    this.absBase += k + extra;
+    if (drop > 0) this.seqs = this.seqs.slice(drop);
+    for (const q of this.seqs) q.at -= k;
+    this.nextSeq = Math.max(0, this.nextSeq - drop);
+    this.emitted -= k;
+    this.text = this.text.slice(k);
+  }
+}
+
+/** One `*` per code point; line breaks kept; UTF-8 continuation bytes vanish into their character's star. */
+function stars(t: string, x: number, y: number): string {
+  let plain = true;
+  for (let i = x; i < y; i++) {
+    const c = t.charCodeAt(i);
+    if (c === 0x0a || c === 0x0d || c >= 0x80) { plain = false; break; }
+  }
+  if (plain) return '*'.repeat(y - x);
+  let s = '';
+  for (let i = x; i < y; i++) {
+    const c = t.charCodeAt(i);
+    if (c === 0x0a || c === 0x0d) s += t[i];
+    else if (c < 0x80 || c > 0xbf) s += '*';
+  }
+  return s;
+}

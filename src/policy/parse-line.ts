@@ -1,0 +1,457 @@
+import type { Node } from 'web-tree-sitter';
+import { bashParser } from './grammar.js';
+import {
+  decodeAnsiC,
+  decodeDoubleQuoted,
+  decodeUnquoted,
+  knownWord,
+  unknownWord,
+  unquotedExpansion,
+  type Word,
+} from './words.js';
+
+/** A leading `NAME=value` of a simple command (kept for the audit record). */
+export interface Assignment {
+  readonly name: string;
+  readonly text: string;
+}
+
+/** What one command line runs, in line order, before wrappers are unwrapped. */
+export type Item =
+  | { kind: 'cmd'; words: Word[]; assigns: Assignment[]; inside?: string }
+  | { kind: 'redirect'; path: Word; inside?: string }
+  | { kind: 'unanalyzable'; reason: string; text: string }
+  /** Always denied whatever the policy says (invalid nested shell, nesting limits). */
+  | { kind: 'deny'; reason: string; text: string };
+
+export interface ParsedLine {
+  /** Set when the line is not valid shell: the whole line is denied. */
+  readonly invalid: string | null;
+  readonly items: Item[];
+}
+
+/** Syntax trees deeper than this are refused (deny), never walked into a stack overflow. */
+export const MAX_TREE_DEPTH = 200;
+
+const STATEMENTS = new Set([
+  'command', 'redirected_statement', 'pipeline', 'list', 'subshell', 'compound_statement',
+  'if_statement', 'elif_clause', 'else_clause', 'while_statement', 'for_statement',
+  'c_style_for_statement', 'case_statement', 'case_item', 'do_group', 'function_definition',
+  'negated_command', 'test_command', 'declaration_command', 'unset_command',
+  'variable_assignment', 'variable_assignments', 'comment', 'program',
+]);
+const CONTAINERS = new Set([
+  'program', 'list', 'pipeline', 'subshell', 'compound_statement', 'do_group', 'if_statement',
+  'elif_clause', 'else_clause', 'while_statement', 'c_style_for_statement', 'case_statement',
+  'case_item', 'negated_command',
+]);
+const OUTPUT_OPS = new Set(['>', '>>', '>|', '&>', '&>>', '>&']);
+const EXPANSIONS = new Set(['simple_expansion', 'expansion', 'command_substitution', 'arithmetic_expansion', 'process_substitution']);
+
+/** Parses one command line with the bash grammar. Never throws for any input string. */
+export function parseLine(line: string): ParsedLine {
+  if (line.includes('\0')) return { invalid: 'the line holds a NUL byte', items: [] };
+  return plainWords(line) ?? parseWithGrammar(line);
+}
+
+/** Characters that bash never treats specially (no quoting, expansion, globbing, operators, comments). */
+const PLAIN = /^[A-Za-z0-9_\-./:,@+= ]*$/;
+const RESERVED = new Set(['if', 'then', 'elif', 'else', 'fi', 'for', 'while', 'until', 'do', 'done', 'case', 'esac', 'select', 'function', 'in', 'time', 'coproc']);
+
+/**
+ * Fast path for the common line made of plain words only: splitting at spaces is then exactly
+ * what bash does. Anything else (or a reserved word / assignment first) goes to the grammar.
+ * Checked against the grammar by a property test.
+ */
+export function plainWords(line: string): ParsedLine | null {
+  if (line.length > 1024 || !PLAIN.test(line)) return null;
+  const parts = line.split(' ').filter((w) => w !== '');
+  if (parts.length === 0) return null;
+  const first = parts[0]!;
+  if (first.includes('=') || RESERVED.has(first)) return null;
+  return { invalid: null, items: [{ kind: 'cmd', words: parts.map(knownWord), assigns: [] }] };
+}
+
+/** Parses with tree-sitter-bash. */
+export function parseWithGrammar(line: string): ParsedLine {
+  const tree = bashParser().parse(line);
+  if (!tree) return { invalid: 'the line could not be parsed', items: [] };
+  try {
+    const root = tree.rootNode;
+    if (root.hasError) return { invalid: describeError(root), items: [] };
+    const items: Item[] = [];
+    walk(root, items, 0);
+    return { invalid: null, items };
+  } finally {
+    tree.delete();
+  }
+}
+
+function describeError(root: Node): string {
+  // Iterative search: an error tree may be deep.
+  const stack: Node[] = [root];
+  while (stack.length) {
+    const n = stack.pop()!;
+    if (n.isMissing) return `not valid shell: missing ${JSON.stringify(n.type)}`;
+    if (n.type === 'ERROR') {
+      const t = n.text;
+      if (/^(\$?['"`]|\$\(|\$\{|<\(|>\()/.test(t) || /["'`]/.test(t)) return 'not valid shell: unterminated quote or substitution';
+      return `not valid shell: syntax error near ${JSON.stringify(t.slice(0, 24))}`;
+    }
+    if (!n.hasError) continue;
+    for (let i = n.childCount - 1; i >= 0; i--) stack.push(n.child(i)!);
+  }
+  return 'not valid shell';
+}
+
+function children(n: Node): Node[] {
+  return n.children as Node[];
+}
+
+function walk(node: Node, out: Item[], depth: number): void {
+  if (depth > MAX_TREE_DEPTH) {
+    out.push({ kind: 'deny', reason: `constructs nested deeper than ${MAX_TREE_DEPTH} levels`, text: '' });
+    return;
+  }
+  const type = node.type;
+  if (type === 'command') return simpleCommand(node, [], out, depth);
+  if (type === 'redirected_statement') return redirectedStatement(node, out, depth);
+  if (type === 'comment') return;
+  if (type === 'for_statement') {
+    if (node.child(0)?.type === 'select') {
+      out.push({ kind: 'unanalyzable', reason: 'select loop', text: clip(node.text) });
+      return;
+    }
+  }
+  if (type === 'compound_statement' && node.child(0)?.type === '((') {
+    scanSubstitutions(node, out, depth + 1);
+    return;
+  }
+  if (CONTAINERS.has(type) || type === 'for_statement') {
+    for (const c of children(node)) {
+      if (!c.isNamed) continue;
+      if (STATEMENTS.has(c.type)) walk(c, out, depth + 1);
+      else if (c.type === 'heredoc_redirect' || c.type === 'file_redirect' || c.type === 'herestring_redirect') {
+        redirect(c, out, [], depth + 1);
+      } else scanSubstitutions(c, out, depth + 1);
+    }
+    return;
+  }
+  switch (type) {
+    case 'function_definition':
+      out.push({ kind: 'unanalyzable', reason: 'function definition', text: clip(node.text) });
+      return;
+    case 'variable_assignment':
+    case 'variable_assignments': {
+      // A bare assignment runs nothing, but one that changes what runs taints the rest of the line.
+      const assigns: Assignment[] = [];
+      const sub: Item[] = [];
+      for (const a of type === 'variable_assignment' ? [node] : children(node).filter((c) => c.type === 'variable_assignment')) {
+        assigns.push(assignment(a, sub, depth));
+      }
+      for (const a of assigns) {
+        if (isDangerousName(a.name)) out.push({ kind: 'unanalyzable', reason: `assignment to ${a.name}`, text: clip(a.text) });
+      }
+      out.push(...sub);
+      return;
+    }
+    case 'declaration_command':
+    case 'unset_command':
+    case 'test_command': {
+      const sub: Item[] = [];
+      const words: Word[] = [];
+      const dangerous: string[] = [];
+      flattenWords(node, words, sub, dangerous, depth);
+      out.push({ kind: 'cmd', words, assigns: [] });
+      for (const name of dangerous) out.push({ kind: 'unanalyzable', reason: `assignment to ${name}`, text: clip(node.text) });
+      out.push(...sub);
+      return;
+    }
+    default:
+      if (node.isNamed && !STATEMENTS.has(type)) {
+        out.push({ kind: 'unanalyzable', reason: `unsupported construct (${type})`, text: clip(node.text) });
+      }
+  }
+}
+
+/** The words of `export A=1`, `unset X`, `[[ -f x ]]`: every leaf in order, quotes removed. */
+function flattenWords(node: Node, words: Word[], sub: Item[], dangerous: string[], depth: number): void {
+  for (const c of children(node)) {
+    if (c.type === 'variable_assignment') {
+      const a = assignment(c, sub, depth);
+      if (isDangerousName(a.name)) dangerous.push(a.name);
+      words.push(knownWord(a.text));
+    } else if (WORDISH.has(c.type)) {
+      words.push(wordOf(c, sub, depth + 1));
+    } else if (!c.isNamed || c.childCount === 0) {
+      words.push(knownWord(c.text));
+    } else {
+      flattenWords(c, words, sub, dangerous, depth + 1);
+    }
+  }
+}
+
+const WORDISH = new Set([
+  'word', 'number', 'raw_string', 'ansi_c_string', 'string', 'translated_string', 'concatenation',
+  'simple_expansion', 'expansion', 'command_substitution', 'process_substitution',
+  'arithmetic_expansion', 'brace_expression', 'extglob_pattern',
+]);
+
+export function isDangerousName(name: string): boolean {
+  return (
+    name === 'PATH' || name === 'IFS' || name === 'ENV' || name === 'BASH_ENV' || name === 'SHELLOPTS' ||
+    name === 'BASHOPTS' || name === 'PS4' || name === 'PROMPT_COMMAND' ||
+    name.startsWith('LD_') || name.startsWith('BASH_FUNC_')
+  );
+}
+
+function assignment(node: Node, sub: Item[], depth: number): Assignment {
+  let name = '';
+  let value = '';
+  for (const c of children(node)) {
+    if (c.type === 'variable_name') name = c.text;
+    else if (c.type === 'subscript') name = c.child(0)?.text ?? c.text;
+    else if (c.isNamed) value += wordOf(c, sub, depth + 1).text;
+  }
+  return { name, text: node.text.length > 200 ? `${name}=…` : node.text };
+}
+
+function redirectedStatement(node: Node, out: Item[], depth: number): void {
+  const redirects: Node[] = [];
+  let body: Node | null = null;
+  for (const c of children(node)) {
+    if (c.type === 'file_redirect' || c.type === 'heredoc_redirect' || c.type === 'herestring_redirect') redirects.push(c);
+    else if (c.isNamed && body === null) body = c;
+  }
+  if (body && body.type === 'command') return simpleCommand(body, redirects, out, depth);
+  const extra: Word[] = [];
+  if (body) walk(body, out, depth + 1);
+  const tail: Item[] = [];
+  for (const r of redirects) redirect(r, tail, extra, depth + 1);
+  // `> x hi` runs hi: words after a redirection's target belong to the command.
+  if (extra.length) out.push({ kind: 'cmd', words: extra, assigns: [] });
+  out.push(...tail);
+}
+
+function simpleCommand(node: Node, outerRedirects: Node[], out: Item[], depth: number): void {
+  const assigns: Assignment[] = [];
+  const words: Word[] = [];
+  const sub: Item[] = [];
+  const redirects: Node[] = [];
+  let translated = false;
+  for (const c of children(node)) {
+    const t = c.type;
+    if (t === 'variable_assignment' && words.length === 0) assigns.push(assignment(c, sub, depth));
+    else if (t === 'command_name') {
+      const inner = c.namedChild(0);
+      words.push(inner ? wordOf(inner, sub, depth + 1) : knownWord(c.text));
+    } else if (t === 'file_redirect' || t === 'heredoc_redirect' || t === 'herestring_redirect') redirects.push(c);
+    else if (!c.isNamed) {
+      if (t === '$') translated = true; // $"…" arrives as `$` then a string
+      continue;
+    } else if (t === 'comment') continue;
+    else if (t === 'variable_assignment') words.push(knownWord(assignment(c, sub, depth).text));
+    else {
+      if (translated && t !== 'string') words.push(knownWord('$'));
+      translated = false;
+      words.push(wordOf(c, sub, depth + 1));
+    }
+  }
+  const tail: Item[] = [];
+  for (const r of [...redirects, ...outerRedirects]) redirect(r, tail, words, depth + 1);
+  out.push({ kind: 'cmd', words, assigns });
+  out.push(...sub, ...tail);
+}
+
+/** One redirection: output to a path becomes the pseudo-command `> PATH`. */
+function redirect(node: Node, out: Item[], extraArgs: Word[], depth: number): void {
+  if (node.type === 'herestring_redirect') {
+    scanSubstitutions(node, out, depth + 1);
+    return;
+  }
+  if (node.type === 'heredoc_redirect') return heredoc(node, out, extraArgs, depth);
+  let op: string | null = null;
+  let dest: Node | null = null;
+  for (const c of children(node)) {
+    if (c.type === 'file_descriptor') continue;
+    if (!c.isNamed) {
+      if (op === null) op = c.type;
+      continue;
+    }
+    if (dest === null) dest = c;
+    else extraArgs.push(wordOf(c, out, depth + 1));
+  }
+  if (!dest || op === null) return; // `>&-` closes a descriptor
+  const sub: Item[] = [];
+  const w = wordOf(dest, sub, depth + 1);
+  if (OUTPUT_OPS.has(op)) {
+    const isDup = (op === '>&') && !w.unknown && /^(\d+-?|-)$/.test(w.text);
+    if (!isDup && (w.unknown || w.match !== '/dev/null')) out.push({ kind: 'redirect', path: w });
+  }
+  out.push(...sub);
+}
+
+function heredoc(node: Node, out: Item[], extraArgs: Word[], depth: number): void {
+  let literal = false;
+  for (const c of children(node)) {
+    switch (c.type) {
+      case 'heredoc_start':
+        literal = /['"\\]/.test(c.text);
+        break;
+      case 'heredoc_body': {
+        if (literal) break;
+        let expansion = false;
+        for (const b of children(c)) if (EXPANSIONS.has(b.type)) expansion = true;
+        if (expansion) {
+          const reason = 'a here-document body holds an expansion';
+          out.push({ kind: 'unanalyzable', reason, text: clip(c.text) });
+          const inner: Item[] = [];
+          scanSubstitutions(c, inner, depth + 1);
+          out.push(...markInside(inner, reason));
+        }
+        break;
+      }
+      case 'heredoc_end':
+        break;
+      case 'file_redirect':
+      case 'herestring_redirect':
+        redirect(c, out, extraArgs, depth + 1);
+        break;
+      default:
+        if (!c.isNamed) break;
+        if (STATEMENTS.has(c.type)) walk(c, out, depth + 1);
+        else scanSubstitutions(c, out, depth + 1);
+    }
+  }
+}
+
+/** Finds $(…), `…`, <(…) and >(…) anywhere below `node`: each is unanalyzable, and its commands are decided too. */
+function scanSubstitutions(node: Node, out: Item[], depth: number): void {
+  if (depth > MAX_TREE_DEPTH) {
+    out.push({ kind: 'deny', reason: `constructs nested deeper than ${MAX_TREE_DEPTH} levels`, text: '' });
+    return;
+  }
+  const t = node.type;
+  if (t === 'command_substitution' || t === 'process_substitution') return substitution(node, out, depth);
+  for (const c of children(node)) if (c.isNamed && c.childCount > 0) scanSubstitutions(c, out, depth + 1);
+}
+
+function substitution(node: Node, out: Item[], depth: number): void {
+  const text = node.text;
+  const reason = text.startsWith('`')
+    ? 'command substitution `…`'
+    : text.startsWith('$(')
+      ? 'command substitution $(…)'
+      : `process substitution ${text.slice(0, 2)}…)`;
+  out.push({ kind: 'unanalyzable', reason, text: clip(text) });
+  const inner: Item[] = [];
+  for (const c of children(node)) {
+    if (!c.isNamed) continue;
+    if (STATEMENTS.has(c.type)) walk(c, inner, depth + 1);
+    else scanSubstitutions(c, inner, depth + 1);
+  }
+  out.push(...markInside(inner, reason));
+}
+
+/**
+ * Commands inside an unanalyzable construct are decided too, so that a command a rule denies stays
+ * denied; one that matches no rule gets the `unanalyzable` decision instead of the default.
+ */
+function markInside(items: Item[], construct: string): Item[] {
+  return items.map((it) => ((it.kind === 'cmd' || it.kind === 'redirect') && !it.inside ? { ...it, inside: construct } : it));
+}
+
+interface Piece {
+  text: string;
+  /** Unquoted signature: quoted characters are \x01 (for glob/brace/tilde detection). */
+  sig: string;
+  why: string | null;
+}
+
+/** Converts a word node to a Word; substitutions inside add items to `sub`. */
+export function wordOf(node: Node, sub: Item[], depth: number): Word {
+  const p = piece(node, sub, depth);
+  const why = p.why ?? unquotedExpansion(p.sig);
+  if (why) return unknownWord(p.why ? node.text : p.text, why === 'tilde expansion' ? `${why} ${clip(node.text, 40)}` : why);
+  return knownWord(p.text);
+}
+
+/** Quoted text can never be a glob, brace or tilde: one placeholder stands for all of it. */
+function quotedSig(_s: string): string {
+  return '\x01';
+}
+
+function piece(node: Node, sub: Item[], depth: number): Piece {
+  if (depth > MAX_TREE_DEPTH) {
+    sub.push({ kind: 'deny', reason: `constructs nested deeper than ${MAX_TREE_DEPTH} levels`, text: '' });
+    return { text: '', sig: '', why: 'too deep' };
+  }
+  switch (node.type) {
+    case 'word':
+    case 'extglob_pattern': {
+      const { value, sig } = decodeUnquoted(node.text);
+      return { text: value, sig, why: null };
+    }
+    case 'number':
+      return { text: node.text, sig: node.text, why: null };
+    case 'raw_string': {
+      const t = node.text.slice(1, -1);
+      return { text: t, sig: quotedSig(t), why: null };
+    }
+    case 'ansi_c_string': {
+      const t = decodeAnsiC(node.text);
+      return { text: t, sig: quotedSig(t), why: null };
+    }
+    case 'string':
+    case 'translated_string': {
+      let text = '';
+      let why: string | null = null;
+      for (const c of children(node)) {
+        const t = c.type;
+        if (t === 'string_content') text += decodeDoubleQuoted(c.text);
+        else if (t === '"') continue;
+        else if (!c.isNamed) text += c.text; // a lone `$`
+        else {
+          const p = piece(c, sub, depth + 1);
+          text += p.text;
+          why ??= p.why;
+        }
+      }
+      return { text, sig: quotedSig(text), why };
+    }
+    case 'concatenation': {
+      let text = '';
+      let sig = '';
+      let why: string | null = null;
+      for (const c of children(node)) {
+        const p = piece(c, sub, depth + 1);
+        text += p.text;
+        sig += p.sig;
+        why ??= p.why;
+      }
+      return { text, sig, why };
+    }
+    case 'simple_expansion':
+    case 'expansion':
+      scanSubstitutions(node, sub, depth + 1);
+      return { text: node.text, sig: '\x01', why: `variable ${clip(node.text, 40)}` };
+    case 'command_substitution':
+    case 'process_substitution':
+      substitution(node, sub, depth + 1);
+      return { text: node.text, sig: '\x01', why: node.type.replace('_', ' ') };
+    case 'arithmetic_expansion':
+      scanSubstitutions(node, sub, depth + 1);
+      return { text: node.text, sig: '\x01', why: 'arithmetic expansion' };
+    case 'brace_expression':
+      return { text: node.text, sig: '\x01', why: 'brace expansion' };
+    default:
+      if (!node.isNamed) return { text: node.text, sig: node.text, why: null };
+      scanSubstitutions(node, sub, depth + 1);
+      return { text: node.text, sig: '\x01', why: node.type.replace(/_/g, ' ') };
+  }
+}
+
+function clip(s: string, n = 80): string {
+  const one = s.replace(/\s+/g, ' ');
+  return one.length > n ? one.slice(0, n - 1) + '…' : one;
+}

@@ -1,0 +1,210 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { readFileSync, rmSync, statSync } from 'node:fs';
+import { once } from 'node:events';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { compactVerify, importJWK } from 'jose';
+import { AuditWriteError } from '../../src/errors.js';
+import { openStore } from '../../src/store/open-store.js';
+import { AuditLog, canonicalize, chainHash, GENESIS_HASH, loadAuditPublicKey, verifyAudit, SIGNING_KEY_FILE } from '../../src/audit/index.js';
+import { auditOptions, memoryLogger, newStore, openLog, storeFile, tmpDir } from './helpers.js';
+
+type Row = { seq: number; ts: string; type: string; body: string; prev_hash: string; hash: string };
+
+test('append writes the spec row: canonical body with seq/ts/type, chained hash', async (t) => {
+  const dir = tmpDir(t);
+  const db = newStore(dir);
+  const log = await openLog(db, dir);
+  const a = await log.append({ type: 'session.start', session: 's1', subject: 'agent-7', target: 'web-1', groups: ['ops'], client: '127.0.0.1' });
+  const b = await log.append({ type: 'command.decision', session: 's1', command: 'ls -l', argv: ['ls', '-l'], decision: 'allow', rule: 'ro', reason: 'ok', extra: undefined });
+  assert.deepEqual([a.seq, b.seq], [1, 2]);
+  // Read through a second connection: committed, not just cached.
+  const other = new Database(storeFile(dir), { readonly: true });
+  const rows = other.prepare('SELECT * FROM audit_events ORDER BY seq').all() as Row[];
+  other.close();
+  assert.equal(rows.length, 2);
+  assert.equal(rows[0]!.prev_hash, GENESIS_HASH);
+  assert.equal(rows[0]!.hash, chainHash(GENESIS_HASH, rows[0]!.body));
+  assert.equal(rows[1]!.prev_hash, rows[0]!.hash);
+  assert.equal(rows[1]!.hash, b.hash);
+  const body = JSON.parse(rows[1]!.body);
+  assert.equal(rows[1]!.body, canonicalize(body));
+  assert.deepEqual(Object.keys(body), ['argv', 'command', 'decision', 'reason', 'rule', 'seq', 'session', 'ts', 'type']);
+  assert.equal(body.seq, 2);
+  assert.equal(body.ts, rows[1]!.ts);
+  assert.match(body.ts, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  assert.equal(rows[1]!.type, 'command.decision');
+  await assert.rejects(log.append({ type: 'x', seq: 9 }), TypeError);
+  await assert.rejects(log.append({ type: 'x', bytes: NaN }), TypeError);
+  await assert.rejects(log.append({ type: 'checkpoint' }), TypeError);
+  await log.close();
+  await assert.rejects(log.append({ type: 'late' }), AuditWriteError);
+  db.close();
+});
+
+test('group commit: a burst of appends shares one transaction; chain stays in order', async (t) => {
+  const dir = tmpDir(t);
+  const db = newStore(dir);
+  const log = await openLog(db, dir);
+  const before = log.transactions;
+  const results = await Promise.all(Array.from({ length: 300 }, (_, i) => log.append({ type: 'command.result', session: `s${i % 7}`, exit: i })));
+  assert.equal(log.transactions - before, 1);
+  assert.deepEqual(results.map((r) => r.seq), Array.from({ length: 300 }, (_, i) => i + 1));
+  const r = await verifyAudit({ db, recordingsDir: null, witness: null, publicKey: null });
+  assert.equal(r.ok, true);
+  assert.equal(r.events, 300);
+  await log.close();
+  db.close();
+});
+
+test('signing key: created 0600 as a private Ed25519 JWK, reused on the next open', async (t) => {
+  const dir = tmpDir(t);
+  const db = newStore(dir);
+  const log1 = await openLog(db, dir);
+  const file = path.join(dir, 'data', SIGNING_KEY_FILE);
+  assert.equal(statSync(file).mode & 0o777, 0o600);
+  const jwk = JSON.parse(readFileSync(file, 'utf8'));
+  assert.equal(jwk.kty, 'OKP');
+  assert.equal(jwk.crv, 'Ed25519');
+  assert.equal(typeof jwk.d, 'string');
+  await log1.close();
+  const log2 = await openLog(db, dir);
+  await log2.close();
+  assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), jwk);
+  const pub = await loadAuditPublicKey(path.join(dir, 'data'));
+  assert.equal(pub.x, jwk.x);
+  assert.equal((pub as { d?: string }).d, undefined);
+  db.close();
+});
+
+test('checkpoints every N events and on close; signed head; witness file lines', async (t) => {
+  const dir = tmpDir(t);
+  const db = newStore(dir);
+  const witness = path.join(dir, 'witness', 'witness.jsonl');
+  const log = await openLog(db, dir, { checkpointEvery: 5, witness });
+  for (let i = 0; i < 12; i++) await log.append({ type: 'command.decision', session: 's', decision: 'allow', command: `echo ${i}` });
+  await log.close();
+  const rows = db.prepare('SELECT * FROM audit_events ORDER BY seq').all() as Row[];
+  const cps = rows.filter((r) => r.type === 'checkpoint');
+  // 5 events → cp at 6; 5 more → cp at 12; 2 more + close → cp at 15.
+  assert.deepEqual(cps.map((r) => r.seq), [6, 12, 15]);
+  const pub = await loadAuditPublicKey(path.join(dir, 'data'));
+  const key = await importJWK(pub, 'EdDSA');
+  for (const cp of cps) {
+    const body = JSON.parse(cp.body);
+    const head = rows[cp.seq - 2]!;
+    assert.deepEqual(body.head, { seq: head.seq, hash: head.hash });
+    const { payload, protectedHeader } = await compactVerify(body.jws, key);
+    assert.equal(protectedHeader.alg, 'EdDSA');
+    assert.deepEqual(JSON.parse(new TextDecoder().decode(payload)), { seq: head.seq, hash: head.hash, ts: head.ts });
+  }
+  const lines = readFileSync(witness, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(lines.map((l) => [l.seq, l.hash]), cps.map((cp) => [cp.seq - 1, rows[cp.seq - 2]!.hash]));
+  assert.deepEqual(Object.keys(lines[0]), ['seq', 'hash', 'jws']);
+  // A second close, or a checkpoint with nothing new, adds nothing.
+  const again = await openLog(db, dir, { witness });
+  await again.checkpoint();
+  await again.close();
+  assert.equal((db.prepare('SELECT count(*) AS n FROM audit_events').get() as { n: number }).n, 15);
+  const r = await verifyAudit({ db, recordingsDir: null, witness, publicKey: pub });
+  assert.deepEqual([r.ok, r.checkpoints, r.events], [true, 3, 15]);
+  db.close();
+});
+
+test('periodic checkpoint after T ms; witness URL receives each checkpoint, failures only logged', async (t) => {
+  const dir = tmpDir(t);
+  const db = newStore(dir);
+  const received: string[] = [];
+  const server = createServer((req, res) => {
+    let s = '';
+    req.on('data', (c) => (s += c));
+    req.on('end', () => {
+      received.push(s);
+      res.end('ok');
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => server.close());
+  const port = (server.address() as { port: number }).port;
+  const logger = memoryLogger();
+  const log = await openLog(db, dir, { checkpointIntervalMs: 50, witnessUrl: `http://127.0.0.1:${port}/witness?token=abc`, logger });
+  await log.append({ type: 'session.start', session: 's' });
+  const deadline = Date.now() + 5000;
+  while (received.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(received.length, 1);
+  const got = JSON.parse(received[0]!);
+  assert.equal(got.seq, 1);
+  assert.equal(typeof got.jws, 'string');
+  const cp = db.prepare("SELECT body FROM audit_events WHERE type = 'checkpoint'").get() as { body: string };
+  assert.equal(JSON.parse(cp.body).jws, got.jws);
+  await log.close();
+
+  // An unreachable witness: the checkpoint is still committed, and a warning is logged without the query string.
+  server.close();
+  const down = await openLog(db, dir, { witnessUrl: `http://127.0.0.1:${port}/witness?token=abc`, logger });
+  await down.append({ type: 'session.end', session: 's' });
+  await down.close();
+  assert.equal((db.prepare("SELECT count(*) AS n FROM audit_events WHERE type = 'checkpoint'").get() as { n: number }).n, 2);
+  const warn = logger.lines.find((l) => l.level === 'warn');
+  assert.ok(warn, 'a warning was logged');
+  assert.ok(!JSON.stringify(warn).includes('token=abc'));
+  await assert.rejects(openLog(db, dir, { witnessUrl: 'file:///etc/passwd' }), TypeError);
+  db.close();
+});
+
+test('append to a read-only store rejects with AuditWriteError', async (t) => {
+  const dir = tmpDir(t);
+  const db = newStore(dir);
+  const log = await openLog(db, dir);
+  await log.append({ type: 'session.start', session: 'a' }); // not closed: the head is no checkpoint
+  const ro = openStore(storeFile(dir), { readonly: true });
+  const roLog = await openLog(ro, dir);
+  const results = await Promise.allSettled([roLog.append({ type: 'command.decision', decision: 'allow' }), roLog.append({ type: 'x' })]);
+  for (const r of results) {
+    assert.equal(r.status, 'rejected');
+    assert.ok((r as PromiseRejectedResult).reason instanceof AuditWriteError);
+    assert.equal((r as PromiseRejectedResult).reason.code, 'ERR_AUDIT_WRITE');
+  }
+  await assert.rejects(roLog.checkpoint(), AuditWriteError);
+  ro.close();
+  db.close();
+});
+
+test('append while another connection holds the write lock rejects with AuditWriteError (no silent skip)', async (t) => {
+  const dir = tmpDir(t);
+  const db = newStore(dir);
+  db.pragma('busy_timeout = 100');
+  const log = await openLog(db, dir);
+  const locker = new Database(storeFile(dir));
+  locker.exec('BEGIN IMMEDIATE');
+  await assert.rejects(log.append({ type: 'command.decision', decision: 'allow' }), AuditWriteError);
+  locker.exec('ROLLBACK');
+  locker.close();
+  // Then the log works again, with no hole where the failed append was.
+  const ok = await log.append({ type: 'command.decision', decision: 'allow' });
+  assert.equal(ok.seq, 1);
+  await log.close();
+  db.close();
+});
+
+test('append after the data folder was removed rejects with AuditWriteError', async (t) => {
+  const dir = tmpDir(t);
+  const db = newStore(dir);
+  const log = await openLog(db, dir);
+  await log.append({ type: 'session.start', session: 'a' });
+  rmSync(path.join(dir, 'data'), { recursive: true, force: true });
+  await assert.rejects(log.append({ type: 'command.decision', decision: 'allow' }), (err: unknown) => err instanceof AuditWriteError && /removed/.test((err as Error).message));
+  await assert.rejects(log.close(), AuditWriteError);
+  db.close();
+});
+
+test('AuditLog.open validates its options', async (t) => {
+  const dir = tmpDir(t);
+  const db = newStore(dir);
+  await assert.rejects(AuditLog.open(db, auditOptions(dir, { checkpointEvery: 0 })), TypeError);
+  await assert.rejects(AuditLog.open(db, auditOptions(dir, { checkpointIntervalMs: 0 })), TypeError);
+  db.close();
+});

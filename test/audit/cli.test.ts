@@ -1,0 +1,90 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { cliPath } from '../helpers/paths.js';
+import { buildScenario } from './scenario.js';
+import { tmpDir } from './helpers.js';
+
+function cli(cwd: string, ...args: string[]) {
+  const r = spawnSync(process.execPath, [cliPath, ...args], { cwd, encoding: 'utf8', timeout: 30_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const CONFIG = 'store: data/shellgate.db\nrecordings: recordings\nidentity:\n  devIssuer: true\naudit:\n  witness: data/witness.jsonl\n';
+
+test('audit verify / export / pubkey, sessions and replay through bin/shellgate.js', async (t) => {
+  const s = await buildScenario(t);
+  writeFileSync(path.join(s.dir, 'shellgate.yaml'), CONFIG);
+
+  let r = cli(s.dir, 'audit', 'verify', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), { ok: true, events: 18, checkpoints: 3, recordings: 1, problems: [] });
+  r = cli(s.dir, 'audit', 'verify', '--db', 'data/shellgate.db', '--recordings', 'recordings', '--witness', 'data/witness.jsonl');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^audit OK: 18 events, 3 signed checkpoints, 1 recordings/);
+
+  r = cli(s.dir, 'audit', 'pubkey', '--config', 'shellgate.yaml');
+  assert.equal(r.code, 0, r.stderr);
+  const jwk = JSON.parse(r.stdout);
+  assert.deepEqual([jwk.kty, jwk.crv, jwk.x, jwk.d], ['OKP', 'Ed25519', s.publicKey.x, undefined]);
+
+  r = cli(s.dir, 'audit', 'export', '--config', 'shellgate.yaml', '--jsonl');
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trimEnd().split('\n');
+  const bodies = (s.db.prepare('SELECT body FROM audit_events ORDER BY seq').all() as { body: string }[]).map((x) => x.body);
+  assert.deepEqual(lines, bodies);
+  r = cli(s.dir, 'audit', 'export', '--db', 'data/shellgate.db');
+  assert.deepEqual(JSON.parse(r.stdout).map((b: { seq: number }) => b.seq), Array.from({ length: 18 }, (_, i) => i + 1));
+
+  r = cli(s.dir, 'sessions', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const sessions = JSON.parse(r.stdout);
+  assert.equal(sessions.length, 1);
+  assert.deepEqual(
+    { id: sessions[0].id, subject: sessions[0].subject, target: sessions[0].target, commands: sessions[0].commands, denials: sessions[0].denials, approvals: sessions[0].approvals, recordings: sessions[0].recordings },
+    { id: 'sess', subject: 'agent-1', target: 'web-1', commands: 12, denials: 3, approvals: 0, recordings: ['sess-0.cast'] },
+  );
+  assert.ok(sessions[0].start < sessions[0].end);
+  r = cli(s.dir, 'sessions', '--db', 'data/shellgate.db');
+  assert.match(r.stdout, /^SESSION\s+SUBJECT\s+TARGET/);
+  assert.match(r.stdout, /sess\s+agent-1\s+web-1/);
+
+  r = cli(s.dir, 'replay', 'sess', '--speed', '0');
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(r.stdout.startsWith('$ echo 0\r\n0\r\n') && r.stdout.includes('$ echo 11\r\n11\r\n'));
+  r = cli(s.dir, 'replay', 'recordings/sess-0.cast', '--speed', '1000');
+  assert.ok(r.stdout.includes('$ echo 11'));
+  assert.equal(cli(s.dir, 'replay', 'nosuch', '--speed', '0').code, 1);
+  assert.equal(cli(s.dir, 'replay', 'sess', '--speed', 'fast').code, 2);
+  assert.equal(cli(s.dir, 'audit', 'verify', '--bogus').code, 2);
+
+  // Tampered: exit 1, the first failing seq on stderr, the spec's JSON shape.
+  s.db.prepare("UPDATE audit_events SET body = replace(body, 'echo 5', 'echo 6') WHERE seq = 8").run();
+  r = cli(s.dir, 'audit', 'verify');
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^audit FAILED at seq 8: hash does not match/);
+  r = cli(s.dir, 'audit', 'verify', '--config', 'shellgate.yaml', '--json');
+  assert.equal(r.code, 1);
+  const j = JSON.parse(r.stdout);
+  assert.deepEqual(Object.keys(j), ['ok', 'events', 'checkpoints', 'recordings', 'problems']);
+  assert.deepEqual(j.problems[0], { seq: 8, file: null, reason: 'hash does not match prev_hash and body: the event was altered' });
+});
+
+test('audit verify elsewhere: without the public key it fails closed; --pubkey makes it pass', async (t) => {
+  const s = await buildScenario(t);
+  const other = tmpDir(t);
+  mkdirSync(path.join(other, 'copy'));
+  s.db.pragma('wal_checkpoint(TRUNCATE)');
+  copyFileSync(s.dbFile, path.join(other, 'copy', 'audit.db'));
+  let r = cli(other, 'audit', 'verify', '--db', 'copy/audit.db', '--json');
+  assert.equal(r.code, 1);
+  assert.match(JSON.parse(r.stdout).problems[0].reason, /no public key/);
+  writeFileSync(path.join(other, 'pub.jwk'), cli(s.dir, 'audit', 'pubkey', '--data-dir', 'data').stdout);
+  r = cli(other, 'audit', 'verify', '--db', 'copy/audit.db', '--pubkey', 'pub.jwk');
+  assert.equal(r.code, 0, r.stderr);
+  r = cli(other, 'audit', 'verify', '--db', 'copy/nothing.db');
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /no store at/);
+});

@@ -1,0 +1,88 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadAuditPublicKey, recoverUnsealed, verifyAudit } from '../../src/audit/index.js';
+import { asciinemaCat, newStore, openLog, tmpDir } from './helpers.js';
+
+const child = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'audit-child.js');
+
+test('SIGKILL mid-session: recovery seals the recording and ends the session; chain and recording verify and play', async (t) => {
+  const dir = tmpDir(t);
+  const proc = spawn(process.execPath, [child, 'crash', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => proc.kill('SIGKILL'));
+  let out = '';
+  proc.stdout.setEncoding('utf8');
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('child never became ready')), 20_000);
+    proc.stdout.on('data', (d: string) => {
+      out += d;
+      if (out.includes('ready')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  await new Promise((r) => setTimeout(r, 100)); // let it write some more, mid-stream
+  proc.kill('SIGKILL');
+  await once(proc, 'exit');
+
+  const db = newStore(dir);
+  const recordings = path.join(dir, 'recordings');
+  const log = await openLog(db, dir, { witness: path.join(dir, 'data', 'witness.jsonl') });
+  const recovered = await recoverUnsealed(db, log, recordings);
+  assert.deepEqual(recovered, { recordings: 1, sessions: 1 });
+  const sealedRow = db.prepare("SELECT body FROM audit_events WHERE type = 'recording.sealed'").get() as { body: string };
+  const sealed = JSON.parse(sealedRow.body);
+  assert.equal(sealed.file, 'crashy-0.cast');
+  assert.equal(sealed.session, 'crashy');
+  assert.equal(sealed.recovered, true);
+  const endRow = db.prepare("SELECT body FROM audit_events WHERE type = 'session.end'").get() as { body: string };
+  const end = JSON.parse(endRow.body);
+  assert.deepEqual([end.session, end.reason, end.recovered, end.subject], ['crashy', 'gateway restarted', true, 'agent']);
+  // Idempotent: a second start finds nothing left to recover.
+  assert.deepEqual(await recoverUnsealed(db, log, recordings), { recordings: 0, sessions: 0 });
+  await log.close();
+
+  const r = await verifyAudit({ db, recordingsDir: recordings, witness: path.join(dir, 'data', 'witness.jsonl'), publicKey: await loadAuditPublicKey(path.join(dir, 'data')) });
+  assert.equal(r.ok, true, JSON.stringify(r.problems));
+  assert.ok(r.events > 50);
+  assert.equal(r.recordings, 1);
+  const text = readFileSync(path.join(recordings, 'crashy-0.cast'), 'utf8');
+  for (const line of text.trimEnd().split('\n')) JSON.parse(line); // every line whole
+  assert.ok(!text.includes('\ufffd'), 'no character broken at a chunk boundary');
+  const played = asciinemaCat(path.join(recordings, 'crashy-0.cast'));
+  assert.equal(played.status, 0, played.stderr);
+  assert.ok(played.stdout.includes('line 50 ✓ 世界'));
+  db.close();
+});
+
+test('a torn last line (OS crash) is trimmed so the file plays, and the event says so', async (t) => {
+  const dir = tmpDir(t);
+  const recordings = path.join(dir, 'recordings');
+  mkdirSync(recordings);
+  const good = '{"version":2,"width":80,"height":24,"timestamp":1700000000}\n[0.1,"o","hello\\r\\n"]\n';
+  const torn = '[0.2,"o","wor';
+  writeFileSync(path.join(recordings, 'torn-session-1.cast'), good + torn);
+  writeFileSync(path.join(recordings, 'zeros-2.cast'), good + '\0\0\0\0\0\0\0\0');
+  const db = newStore(dir);
+  const log = await openLog(db, dir);
+  await log.append({ type: 'session.start', session: 'torn-session', subject: 'a', target: 't' });
+  await log.append({ type: 'session.start', session: 'done' });
+  await log.append({ type: 'session.end', session: 'done', reason: 'client closed' });
+  assert.deepEqual(await recoverUnsealed(db, log, recordings), { recordings: 2, sessions: 1 });
+  const bodies = (db.prepare("SELECT body FROM audit_events WHERE type = 'recording.sealed' ORDER BY seq").all() as { body: string }[]).map((r) => JSON.parse(r.body));
+  assert.deepEqual(bodies.map((b) => [b.file, b.session, b.trimmed, b.size]), [
+    ['torn-session-1.cast', 'torn-session', torn.length, good.length],
+    ['zeros-2.cast', 'zeros', 8, good.length],
+  ]);
+  assert.equal(readFileSync(path.join(recordings, 'torn-session-1.cast'), 'utf8'), good);
+  for (const f of ['torn-session-1.cast', 'zeros-2.cast']) assert.equal(asciinemaCat(path.join(recordings, f)).status, 0);
+  await log.close();
+  const r = await verifyAudit({ db, recordingsDir: recordings, witness: null, publicKey: await loadAuditPublicKey(path.join(dir, 'data')) });
+  assert.deepEqual([r.ok, r.recordings], [true, 2]);
+  db.close();
+});

@@ -1,0 +1,81 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { Recorder, AuditError } from '../../src/audit/index.js';
+import { asciinemaCat, tmpDir } from './helpers.js';
+
+function lines(file: string): unknown[] {
+  const text = readFileSync(file, 'utf8');
+  assert.ok(text.endsWith('\n'));
+  return text.trimEnd().split('\n').map((l) => JSON.parse(l));
+}
+
+test('asciicast v2: header, o/i/r/m events, valid JSON lines after every write, plays in asciinema', (t) => {
+  const dir = tmpDir(t);
+  const rec = Recorder.open({ dir: path.join(dir, 'recordings'), session: 'sess-01', channel: 0, width: 100, height: 30, title: 'web-1', env: { TERM: 'xterm-256color', SHELL: '/bin/bash' }, recordInput: true });
+  assert.equal(rec.file, path.join(dir, 'recordings', 'sess-01-0.cast'));
+  assert.equal(statSync(rec.file).mode & 0o777, 0o600);
+  const header = lines(rec.file)[0] as Record<string, unknown>;
+  assert.deepEqual(Object.keys(header), ['version', 'width', 'height', 'timestamp', 'title', 'env']);
+  assert.equal(header.version, 2);
+  assert.equal(header.width, 100);
+  assert.ok(Math.abs((header.timestamp as number) - Date.now() / 1000) < 5);
+  rec.output('$ ');
+  assert.equal(lines(rec.file).length, 2);
+  rec.input(Buffer.from('ls\r'));
+  rec.output(Buffer.from('file-a  file-b\r\n'));
+  rec.resize(120, 40);
+  rec.marker('command: ls');
+  const events = lines(rec.file).slice(1) as [number, string, string][];
+  assert.deepEqual(events.map((e) => [e[1], e[2]]), [
+    ['o', '$ '],
+    ['i', 'ls\r'],
+    ['o', 'file-a  file-b\r\n'],
+    ['r', '120x40'],
+    ['m', 'command: ls'],
+  ]);
+  for (let i = 1; i < events.length; i++) assert.ok(events[i]![0] >= events[i - 1]![0], 'times never go back');
+  const sealed = rec.seal();
+  const data = readFileSync(rec.file);
+  assert.deepEqual(sealed, { file: 'sess-01-0.cast', size: data.length, sha256: createHash('sha256').update(data).digest('hex') });
+  assert.deepEqual(rec.seal(), sealed, 'seal is idempotent');
+  rec.output('after seal'); // ignored: a sealed file never changes
+  assert.equal(readFileSync(rec.file).length, sealed.size);
+  const played = asciinemaCat(rec.file);
+  assert.equal(played.status, 0, played.stderr);
+  assert.ok(played.stdout.includes('file-a  file-b'));
+});
+
+test('a UTF-8 character split across chunks is never broken; input off by default', (t) => {
+  const dir = tmpDir(t);
+  const rec = Recorder.open({ dir, session: 's2', channel: 'shell', width: 80, height: 24, recordInput: false });
+  const text = 'héllo → 世界 🎉 done';
+  const bytes = Buffer.from(text, 'utf8');
+  // One byte at a time: every multi-byte sequence is split.
+  for (let i = 0; i < bytes.length; i++) rec.output(bytes.subarray(i, i + 1));
+  rec.input('secret input');
+  rec.output(Buffer.from([0xe4, 0xb8])); // a truncated character at the end: flushed as U+FFFD on seal
+  rec.seal();
+  const events = lines(rec.file).slice(1) as [number, string, string][];
+  assert.ok(events.every((e) => e[1] === 'o'), 'no input events when recordInput is false');
+  const joined = events.map((e) => e[2]).join('');
+  assert.equal(joined, text + '\ufffd');
+  assert.ok(!events.some((e) => e[2].includes('\ufffd') && e !== events[events.length - 1]));
+  const played = asciinemaCat(rec.file);
+  assert.equal(played.status, 0, played.stderr);
+  assert.ok(played.stdout.includes('世界 🎉'));
+});
+
+test('file names are safe and never reused', (t) => {
+  const dir = tmpDir(t);
+  assert.throws(() => Recorder.open({ dir, session: '../x', channel: 0, width: 80, height: 24, recordInput: false }), TypeError);
+  assert.throws(() => Recorder.open({ dir, session: 'a/b', channel: 0, width: 80, height: 24, recordInput: false }), TypeError);
+  assert.throws(() => Recorder.open({ dir, session: 'ok', channel: '1-2', width: 80, height: 24, recordInput: false }), TypeError);
+  assert.throws(() => Recorder.open({ dir, session: 'ok', channel: 0, width: 0, height: 24, recordInput: false }), TypeError);
+  const rec = Recorder.open({ dir, session: 'ok', channel: 3, width: 80, height: 24, recordInput: false });
+  rec.seal();
+  assert.throws(() => Recorder.open({ dir, session: 'ok', channel: 3, width: 80, height: 24, recordInput: false }), AuditError);
+  assert.equal(asciinemaCat(rec.file).status, 0);
+});

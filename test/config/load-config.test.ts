@@ -1,0 +1,171 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { loadConfig } from '../../src/config/load-config.js';
+import { parseDuration } from '../../src/config/duration.js';
+import { ConfigError } from '../../src/errors.js';
+import { cliPath } from '../helpers/paths.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const FP = 'SHA256:' + 'A'.repeat(43);
+
+function withConfig(yaml: string, env: NodeJS.ProcessEnv = {}) {
+  const t = tempDir();
+  mkdirSync(path.join(t.dir, 'policies'));
+  writeFileSync(path.join(t.dir, 'policies', 'default.yaml'), 'version: 1\nrules: []\n');
+  const file = path.join(t.dir, 'shellgate.yaml');
+  writeFileSync(file, yaml);
+  try {
+    return { config: loadConfig(file, env), file, dir: t.dir };
+  } finally {
+    t.cleanup();
+  }
+}
+
+function configError(yaml: string, env: NodeJS.ProcessEnv = {}): ConfigError {
+  try {
+    withConfig(yaml, env);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+    return err;
+  }
+  assert.fail('config was accepted');
+}
+
+const KEY = () => randomBytes(32).toString('base64');
+const base = (extra = '') => `identity:\n  devIssuer: true\n${extra}`;
+
+test('defaults, relative paths resolved against the config folder, frozen', () => {
+  const { config, dir } = withConfig(base('targets:\n  local:\n    kind: local\n'));
+  assert.deepEqual(config.listen.ssh, { host: '127.0.0.1', port: 2222 });
+  assert.equal(config.listen.http, null);
+  assert.equal(config.store, path.join(dir, 'data', 'shellgate.db'));
+  assert.equal(config.dataDir, path.join(dir, 'data'));
+  assert.equal(config.recordings, path.join(dir, 'recordings'));
+  assert.equal(config.approvals.timeoutMs, 300_000);
+  assert.equal(config.audit.checkpointIntervalMs, 60_000);
+  assert.equal(config.targets.local!.kind, 'local');
+  assert.ok(Object.isFrozen(config) && Object.isFrozen(config.targets.local));
+});
+
+test('every documented key of config.md is accepted', () => {
+  const key = KEY();
+  const { config } = withConfig(
+    `listen:
+  ssh: 127.0.0.1:0
+  http: 127.0.0.1:0
+hostKey: data/host_ed25519
+store: data/shellgate.db
+recordings: recordings
+policies: policies
+identity:
+  issuers:
+    - issuer: https://idp.example.com
+      audience: shellgate
+      jwksUri: https://idp.example.com/jwks
+      groupsClaim: groups
+  devIssuer: false
+vault:
+  masterKey: \${MK}
+targets:
+  web-1:
+    host: 10.0.0.5
+    port: 22
+    user: deploy
+    credential: web-key
+    hostKey: "${FP}"
+    policy: default
+  local:
+    kind: local
+    shell: /bin/bash
+    policy: default
+approvals:
+  timeout: 300s
+  webhooks:
+    - url: https://chat.example.com/hooks/shellgate
+      secret: \${WH}
+audit:
+  checkpointEvery: 100
+  checkpointInterval: 60s
+  witness: data/witness.jsonl
+web:
+  adminToken: \${AT}
+`,
+    { MK: key, WH: 'w'.repeat(32), AT: 'a'.repeat(32) },
+  );
+  assert.equal(config.listen.ssh.port, 0);
+  assert.equal(config.vault.masterKey?.toString('base64'), key);
+  const web1 = config.targets['web-1']!;
+  assert.ok(web1.kind === 'ssh' && web1.port === 22 && web1.hostKey === FP);
+  assert.equal(config.approvals.webhooks[0]!.secret, 'w'.repeat(32));
+});
+
+test('missing key: the error names the option path', () => {
+  const err = configError(base(`vault:\n  masterKey: ${KEY()}\ntargets:\n  web-1:\n    host: h\n    credential: c\n    hostKey: "${FP}"\n`));
+  assert.match(err.message, /targets\.web-1\.user: is required/);
+});
+
+test('bad type: the error names the path and what is wrong', () => {
+  const err = configError(base(`vault:\n  masterKey: ${KEY()}\ntargets:\n  web-1:\n    host: h\n    port: "twenty-two"\n    user: u\n    credential: c\n    hostKey: "${FP}"\n`));
+  assert.match(err.message, /targets\.web-1\.port: must be an integer from 1 to 65535/);
+  assert.match(configError('listen:\n  ssh: nonsense\n' + base()).message, /listen\.ssh: must be HOST:PORT/);
+  assert.match(configError(base('approvals:\n  timeout: soon\n')).message, /approvals\.timeout: must be a duration/);
+});
+
+test('bad field value: unknown target kind, bad fingerprint, missing policy file, unknown key', () => {
+  assert.match(configError(base('targets:\n  x:\n    kind: telnet\n')).message, /targets\.x\.kind: must be "ssh" or "local"/);
+  assert.match(
+    configError(base(`vault:\n  masterKey: ${KEY()}\ntargets:\n  w:\n    host: h\n    user: u\n    credential: c\n    hostKey: md5:aa\n`)).message,
+    /targets\.w\.hostKey: must be an OpenSSH SHA256 fingerprint/,
+  );
+  assert.match(configError(base('targets:\n  l:\n    kind: local\n    policy: nope\n')).message, /targets\.l\.policy: no policy file/);
+  assert.match(configError(base('targets:\n  l:\n    kind: local\n    shel: /bin/sh\n')).message, /targets\.l\.shel: unknown option/);
+});
+
+test('${ENV} substitution; an unset variable is an error naming the path and variable, never a value', () => {
+  const err = configError(base('web:\n  adminToken: ${NOPE_NOT_SET}\n'));
+  assert.match(err.message, /web\.adminToken: environment variable NOPE_NOT_SET is not set/);
+  const { config } = withConfig(base('web:\n  adminToken: pre-${TOK}\n'), { TOK: 'x'.repeat(20) });
+  assert.equal(config.web.adminToken, 'pre-' + 'x'.repeat(20));
+});
+
+test('security constraints: no issuer at all, http issuer off loopback, short master key, ssh target without vault', () => {
+  assert.match(configError('targets: {}\n').message, /identity\.issuers: no issuer configured/);
+  assert.match(
+    configError('identity:\n  issuers:\n    - issuer: http://idp.example.com\n      audience: a\n').message,
+    /identity\.issuers\[0\]\.issuer: must be an https URL/,
+  );
+  assert.match(configError(base('vault:\n  masterKey: c2hvcnQ=\n')).message, /vault\.masterKey: must be 32 bytes/);
+  assert.match(configError(base(`targets:\n  w:\n    host: h\n    user: u\n    credential: c\n    hostKey: "${FP}"\n`)).message, /vault\.masterKey: is required/);
+});
+
+test('invalid YAML names the line', () => {
+  assert.match(configError('listen:\n  ssh: [\n').message, /line \d+: invalid YAML/);
+});
+
+test('durations', () => {
+  assert.equal(parseDuration('250ms'), 250);
+  assert.equal(parseDuration('1.5m'), 90_000);
+  assert.equal(parseDuration('2h'), 7_200_000);
+  assert.equal(parseDuration('5 days'), null);
+});
+
+test('`shellgate serve` with a bad config exits 2 with the path, before listening', () => {
+  const t = tempDir();
+  try {
+    mkdirSync(path.join(t.dir, 'policies'));
+    writeFileSync(path.join(t.dir, 'policies', 'default.yaml'), 'version: 1\nrules: []\n');
+    const file = path.join(t.dir, 'bad.yaml');
+    writeFileSync(file, base('targets:\n  web-1:\n    kind: local\n    shell: relative/sh\n'));
+    const r = spawnSync(process.execPath, [cliPath, 'serve', '--config', file], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /bad\.yaml: targets\.web-1\.shell: must be an absolute path/);
+    assert.doesNotMatch(r.stdout, /listening/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  } finally {
+    t.cleanup();
+  }
+});
