@@ -310,7 +310,7 @@ export class ApprovalBroker {
   }
 
   private requestFields(req: RequestRow) {
-    return { session: req.session, subject: req.subject, target: req.target, approval: req.id };
+    return { session: req.session, subject: req.subject, target: req.target, approval: req.id, command: req.command };
   }
 
   /**

@@ -38,12 +38,17 @@ export function localBackend(file: string, approver: string, groups: readonly st
       // The gateway's broker polls the store (~200 ms); wait a little so "approved" means applied.
       const deadline = Date.now() + appliedWaitMs;
       const appliedQ = db.prepare('SELECT applied FROM approval_decisions WHERE seq = ?');
-      while (!(appliedQ.get(r.seq) as { applied: number }).applied) {
+      const statusQ = db.prepare('SELECT status FROM approval_requests WHERE id = ?');
+      // Applied = audited; when this decision settles the request, also wait for the outcome itself.
+      for (;;) {
+        const applied = !!(appliedQ.get(r.seq) as { applied: number }).applied;
+        const status = (statusQ.get(id) as { status: string }).status;
+        if (applied && (r.status === 'pending' || status !== 'pending')) {
+          return { status: status === 'approved' ? 'approved' : status === 'pending' ? 'pending' : 'denied', applied: true };
+        }
         if (Date.now() >= deadline) return { status: r.status, applied: false };
         await new Promise((res) => setTimeout(res, 50));
       }
-      const status = (db.prepare('SELECT status FROM approval_requests WHERE id = ?').get(id) as { status: string }).status;
-      return { status: status === 'approved' ? 'approved' : status === 'pending' ? 'pending' : 'denied', applied: true };
     },
     close: () => db.close(),
   };

@@ -86,7 +86,9 @@ async function promptLoop(
   out('y approve · n deny · s skip · q quit\n');
   let idle = false;
   for (;;) {
-    const next = (await backend.list()).find((r) => !skipped.has(r.id));
+    // Skip what we skipped or already approved (a rule needing more approvers stays pending).
+    const me = backend.approver;
+    const next = (await backend.list()).find((r) => !skipped.has(r.id) && !(me && r.approvedBy?.includes(me)));
     if (!next) {
       if (!idle) out('waiting for approval requests… (q to quit)\n');
       idle = true;

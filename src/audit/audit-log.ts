@@ -28,7 +28,7 @@ export interface AuditOptions {
 
 type Head = { seq: number; hash: string; ts: string; type: string };
 type Item =
-  | { kind: 'event'; fields: Record<string, unknown>; resolve(v: { seq: number; hash: string }): void; reject(e: unknown): void }
+  | { kind: 'event'; type: string; ts: string; prefix: string; suffix: string; resolve(v: { seq: number; hash: string }): void; reject(e: unknown): void }
   | { kind: 'checkpoint'; resolve(): void; reject(e: unknown): void };
 
 /** Fields the log itself assigns. */
@@ -102,14 +102,26 @@ export class AuditLog {
       if (RESERVED.has(k)) return Promise.reject(new TypeError(`audit event field '${k}' is assigned by the log`));
       if (v !== undefined) fields[k] = v;
     }
-    fields.ts = auditTimestamp();
+    const ts = auditTimestamp();
+    fields.ts = ts;
+    // Serialise now, around the one key only the transaction knows (seq): the body is a snapshot
+    // (later mutation of the caller's objects cannot change it) and unrepresentable data (NaN,
+    // BigInt, lone surrogates) is rejected before queueing. Keys sort by UTF-16 code units.
+    const below: Record<string, unknown> = {};
+    const above: Record<string, unknown> = {};
+    for (const k of Object.keys(fields)) (k < 'seq' ? below : above)[k] = fields[k];
+    let prefix: string;
+    let suffix: string;
     try {
-      canonicalize(fields); // reject unrepresentable data (NaN, BigInt, lone surrogates) before queueing
+      const a = canonicalize(below);
+      const b = canonicalize(above);
+      prefix = a === '{}' ? '{"seq":' : a.slice(0, -1) + ',"seq":';
+      suffix = b === '{}' ? '}' : ',' + b.slice(1);
     } catch (err) {
       return Promise.reject(err);
     }
     return new Promise((resolve, reject) => {
-      this.queue.push({ kind: 'event', fields, resolve, reject });
+      this.queue.push({ kind: 'event', type: event.type, ts, prefix, suffix, resolve, reject });
       this.schedule();
     });
   }
@@ -145,8 +157,10 @@ export class AuditLog {
   private async pump(): Promise<void> {
     try {
       while (this.queue.length > 0) {
+        // A batch never crosses the checkpoint boundary: the head is signed at least every N events.
+        const room = Math.max(1, this.opts.checkpointEvery - this.sinceCheckpoint);
         let n = 0;
-        while (n < this.queue.length && this.queue[n]!.kind === 'event') n++;
+        while (n < this.queue.length && n < room && this.queue[n]!.kind === 'event') n++;
         if (n > 0) {
           this.writeBatch(this.queue.splice(0, n) as Extract<Item, { kind: 'event' }>[]);
           if (this.sinceCheckpoint >= this.opts.checkpointEvery) {
@@ -182,9 +196,9 @@ export class AuditLog {
           let prev = head ? head.hash : GENESIS_HASH;
           for (const item of batch) {
             seq += 1;
-            const body = canonicalize({ ...item.fields, seq });
+            const body = item.prefix + seq + item.suffix;
             const hash = chainHash(prev, body);
-            this.insertStmt.run(seq, item.fields.ts, item.fields.type, body, prev, hash);
+            this.insertStmt.run(seq, item.ts, item.type, body, prev, hash);
             results.push({ seq, hash });
             prev = hash;
           }

@@ -59,3 +59,34 @@ function serialize(value: unknown, depth: number): string {
   }
   return out + '}';
 }
+
+/**
+ * Whether `text` is exactly the canonical form of `parsed` (= JSON.parse(text)). Fast path for
+ * verification: JSON.stringify already serialises numbers and well-formed strings as JCS does,
+ * so text that it reproduces and whose keys are sorted at every level is canonical. Anything
+ * else (integer-like keys, escaped surrogates) takes the full canonicalize() comparison.
+ */
+export function isCanonicalText(text: string, parsed: unknown): boolean {
+  if (!text.includes('\\ud') && JSON.stringify(parsed) === text && keysSorted(parsed, 0)) return true;
+  try {
+    return canonicalize(parsed) === text;
+  } catch {
+    return false;
+  }
+}
+
+function keysSorted(v: unknown, depth: number): boolean {
+  if (typeof v !== 'object' || v === null) return true;
+  if (depth >= MAX_DEPTH) return false;
+  if (Array.isArray(v)) {
+    for (const x of v) if (!keysSorted(x, depth + 1)) return false;
+    return true;
+  }
+  let prev: string | null = null;
+  for (const k in v as Record<string, unknown>) {
+    if (prev !== null && !(prev < k)) return false;
+    prev = k;
+    if (!keysSorted((v as Record<string, unknown>)[k], depth + 1)) return false;
+  }
+  return true;
+}

@@ -1,11 +1,11 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** prev_hash of seq 1. */
 export const GENESIS_HASH = '0'.repeat(64);
 
 /** `hash = sha256_hex(prev_hash + "\n" + body)` over UTF-8, as the audit spec defines. */
 export function chainHash(prevHash: string, body: string): string {
-  return createHash('sha256').update(prevHash + '\n' + body, 'utf8').digest('hex');
+  return hash('sha256', prevHash + '\n' + body, 'hex'); // one-shot: strings hash as UTF-8
 }
 
 /** RFC 3339 UTC with milliseconds (`2026-01-02T03:04:05.678Z`). */

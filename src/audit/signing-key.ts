@@ -1,4 +1,4 @@
-import { chmodSync, linkSync, readFileSync, statSync, unlinkSync, writeFileSync, mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
@@ -82,9 +82,18 @@ async function createKeyFile(file: string): Promise<JsonWebKey & { kid?: string 
   const kid = await calculateJwkThumbprint({ kty: exported.kty!, crv: exported.crv!, x: exported.x! });
   const jwk = { kty: exported.kty, crv: exported.crv, x: exported.x, d: exported.d, alg: 'EdDSA', use: 'sig', kid };
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  writeFileSync(tmp, JSON.stringify(jwk) + '\n', { mode: 0o600, flag: 'wx' });
+  // fsync before the link, and the folder after: a key lost to a power cut would orphan every
+  // checkpoint signed with it.
+  const fd = openSync(tmp, 'wx', 0o600);
+  try {
+    writeSync(fd, JSON.stringify(jwk) + '\n');
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   try {
     linkSync(tmp, file);
+    syncDir(path.dirname(file));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     return readKeyFile(file); // another process won the race: use its key
@@ -92,4 +101,16 @@ async function createKeyFile(file: string): Promise<JsonWebKey & { kid?: string 
     unlinkSync(tmp);
   }
   return jwk as JsonWebKey & { kid?: string };
+}
+
+function syncDir(dir: string): void {
+  let fd: number | null = null;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // Some file systems refuse fsync on a directory; the file itself is already synced.
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
 }

@@ -3,8 +3,9 @@ import path from 'node:path';
 import { localBackend, remoteBackend, type ApprovalsBackend } from '../approvals/cli-backend.js';
 import { isValidApproverName, isValidReason } from '../approvals/approver-name.js';
 import { describeRequest, resultLine, runApprovalPrompt } from '../approvals/prompt.js';
-import { loadConfig } from '../config/load-config.js';
+import { normalizeApprovalId } from '../approvals/new-id.js';
 import { UsageError } from '../errors.js';
+import { configFromFlag } from './config-flag.js';
 import { parseFlags, print, type CliIO } from './io.js';
 
 export const help = `usage:
@@ -65,9 +66,7 @@ function openBackend(values: ReturnType<typeof parseFlags<typeof FLAGS>>['values
     return remoteBackend(values.url, io.env[name]!, values.as ?? null, groups);
   }
   if (values.db !== undefined && values.config !== undefined) throw new UsageError('give --db or --config, not both');
-  const store = values.db !== undefined
-    ? path.resolve(io.cwd, values.db)
-    : loadConfig(path.resolve(io.cwd, values.config ?? 'shellgate.yaml'), io.env).store;
+  const store = values.db !== undefined ? path.resolve(io.cwd, values.db) : configFromFlag(values.config, io).store;
   return localBackend(store, values.as ?? osUser(io.env), groups);
 }
 
@@ -93,10 +92,11 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       return 0;
     }
     if (sub === 'approve' || sub === 'deny') {
-      const id = positionals[1]!;
+      const id = normalizeApprovalId(positionals[1]!);
       const r = await backend.decide(id, sub, values.reason);
-      const pending = r.status === 'pending' ? (await backend.list()).find((p) => p.id === id.replace(/^#/, '').toLowerCase()) : undefined;
-      print(io.stdout, resultLine(id.replace(/^#/, '').toLowerCase(), sub, r.status, pending?.approvers ?? 1, r.applied) + (backend.approver ? ` (as ${backend.approver})` : ''));
+      const pending = r.status === 'pending' ? (await backend.list()).find((p) => p.id === id) : undefined;
+      const as = backend.approver ? ` (as ${backend.approver})` : '';
+      print(io.stdout, resultLine(id, sub, r.status, pending?.approvers ?? 1, r.applied) + as);
       return 0;
     }
     return await runApprovalPrompt(backend, io);

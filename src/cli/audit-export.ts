@@ -1,5 +1,5 @@
 import { parseFlags, type CliIO } from './io.js';
-import { openStoreReadOnly, resolveAuditPaths, write } from './audit-verify.js';
+import { isBrokenPipe, openStoreReadOnly, resolveAuditPaths, write } from './audit-verify.js';
 
 export const help = `usage: shellgate audit export [--config FILE] [--db FILE] [--jsonl]
 
@@ -27,6 +27,8 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       if (rows.length < PAGE) break;
     }
     if (!values.jsonl) await write(io.stdout, first ? ']\n' : '\n]\n');
+  } catch (err) {
+    if (!isBrokenPipe(err)) throw err;
   } finally {
     db.close();
   }

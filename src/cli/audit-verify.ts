@@ -57,6 +57,11 @@ export async function write(stream: NodeJS.WritableStream, text: string): Promis
   if (!stream.write(text)) await once(stream, 'drain');
 }
 
+/** A reader that went away (`… | head`) ends the output quietly, as other CLI tools do. */
+export function isBrokenPipe(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException)?.code === 'EPIPE';
+}
+
 export async function run(argv: string[], io: CliIO): Promise<number> {
   const { values } = parseFlags(
     argv,

@@ -6,7 +6,7 @@ import { AuditError } from '../audit/index.js';
 import { UsageError } from '../errors.js';
 import { loadConfig } from '../config/load-config.js';
 import { parseFlags, type CliIO } from './io.js';
-import { write } from './audit-verify.js';
+import { isBrokenPipe, write } from './audit-verify.js';
 
 export const help = `usage: shellgate replay SESSION [--config FILE] [--recordings DIR] [--speed N] [--channel C]
 
@@ -26,7 +26,11 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const speed = values.speed === undefined ? 1 : Number(values.speed);
   if (!Number.isFinite(speed) || speed < 0) throw new UsageError('--speed must be a number >= 0');
   const files = findRecordings(positionals[0]!, values, io);
-  for (const file of files) await play(file, speed, io);
+  try {
+    for (const file of files) await play(file, speed, io);
+  } catch (err) {
+    if (!isBrokenPipe(err)) throw err;
+  }
   return 0;
 }
 

@@ -267,6 +267,31 @@ export function validateConfig(doc: unknown, file: string, env: NodeJS.ProcessEn
   const web = root.section('web');
   const adminToken = web.optString('adminToken');
   if (adminToken !== null && adminToken.length < 16) web.fail('adminToken', 'must be at least 16 characters');
+  let webOidc: Config['web']['oidc'] = null;
+  if (web.has('oidc')) {
+    const o = web.section('oidc');
+    const issuer = o.string('issuer');
+    let u: URL | null = null;
+    try {
+      u = new URL(issuer);
+    } catch {
+      /* below */
+    }
+    if (!u || (u.protocol !== 'https:' && !(u.protocol === 'http:' && isLoopbackHost(u.hostname))))
+      throw o.error('issuer', 'must be an https URL (http is allowed only for loopback addresses)');
+    webOidc = {
+      issuer,
+      clientId: o.string('clientId'),
+      clientSecret: o.optString('clientSecret'),
+      redirectUri: o.optString('redirectUri'),
+      groupsClaim: o.string('groupsClaim', 'groups'),
+    };
+    o.done();
+  } else web.raw('oidc');
+  const rolesSec = web.section('roles');
+  const roles = { auditor: rolesSec.stringList('auditor'), approver: rolesSec.stringList('approver'), admin: rolesSec.stringList('admin') };
+  rolesSec.done();
+  const sessionTtlMs = web.duration('sessionTtl', '8h');
   web.done();
 
   const lim = root.section('limits');
@@ -294,7 +319,7 @@ export function validateConfig(doc: unknown, file: string, env: NodeJS.ProcessEn
     audit,
     masking,
     recording,
-    web: { adminToken },
+    web: { adminToken, oidc: webOidc, roles, sessionTtlMs },
     limits,
   }) as Config;
 }

@@ -30,7 +30,21 @@ export interface Config {
   };
   readonly masking: { readonly idleMs: number; readonly enabled: boolean };
   readonly recording: { readonly enabled: boolean };
-  readonly web: { readonly adminToken: string | null };
+  readonly web: {
+    readonly adminToken: string | null;
+    /** Console sign-in (OpenID Connect authorization code + PKCE); null disables browser sign-in. */
+    readonly oidc: {
+      readonly issuer: string;
+      readonly clientId: string;
+      readonly clientSecret: string | null;
+      /** Where the provider sends the browser back; default http://<listen.http>/auth/callback. */
+      readonly redirectUri: string | null;
+      readonly groupsClaim: string;
+    } | null;
+    /** Group names (from the groups claim) that grant each console role. */
+    readonly roles: { readonly auditor: readonly string[]; readonly approver: readonly string[]; readonly admin: readonly string[] };
+    readonly sessionTtlMs: number;
+  };
   readonly limits: {
     readonly maxChannelsPerConnection: number;
     readonly upstreamIdleMs: number;

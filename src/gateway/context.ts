@@ -6,6 +6,7 @@ import type { ApprovalBroker } from '../approvals/index.js';
 import type { Masker } from '../masking/index.js';
 import type { SshPool } from '../upstream/ssh-pool.js';
 import type { PolicySet } from './policy-set.js';
+import type { LiveHub } from './live-hub.js';
 
 /** Everything a channel handler needs; built once by the gateway. */
 export interface GatewayDeps {
@@ -18,6 +19,8 @@ export interface GatewayDeps {
   maskerFor(target: TargetConfig): Masker | null;
   /** Live channels, so SIGTERM can wait for them and tests can count leaks. */
   live: Set<LiveChannel>;
+  /** Watchers of running sessions (web console live view). */
+  hub: LiveHub;
 }
 
 export interface LiveChannel {

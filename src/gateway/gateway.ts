@@ -10,6 +10,7 @@ import type { ConnectionState, GatewayDeps } from './context.js';
 import { forTerminal, msg } from './messages.js';
 import { runProgram } from './run-program.js';
 import { newSessionId } from './session-id.js';
+import type { GatewayControl } from './live-hub.js';
 
 /** Names that change what a shell runs: never accepted from an agent's `env` request, whatever the config says. */
 const DANGEROUS_ENV = /^(PATH|IFS|ENV|BASH_ENV|SHELLOPTS|BASHOPTS|PS4|PROMPT_COMMAND|LD_.*|BASH_FUNC_.*)$/;
@@ -22,6 +23,7 @@ const DANGEROUS_ENV = /^(PATH|IFS|ENV|BASH_ENV|SHELLOPTS|BASHOPTS|PS4|PROMPT_COM
 export class SshGateway {
   private server: ssh2.Server;
   private connections = new Set<Connection>();
+  private bySession = new Map<string, { client: Connection; conn: ConnectionState }>();
   private accepting = true;
 
   constructor(
@@ -87,6 +89,7 @@ export class SshGateway {
     client.on('ready', () => {
       clearTimeout(authTimer);
       const c = conn!;
+      this.bySession.set(c.session, { client, conn: c });
       this.deps.audit
         .append({
           type: 'session.start',
@@ -123,6 +126,7 @@ export class SshGateway {
       this.connections.delete(client);
       if (conn) {
         const c = conn;
+        this.bySession.delete(c.session);
         this.deps.audit
           .append({
             type: 'session.end',
@@ -136,6 +140,30 @@ export class SshGateway {
         log.info({ session: c.session }, 'session ended');
       }
     });
+  }
+
+  /** The console's view of running sessions (see live-hub.ts). */
+  control(): GatewayControl {
+    return {
+      liveSessions: () =>
+        [...this.bySession.values()].map(({ conn }) => ({
+          session: conn.session,
+          subject: conn.identity.subject,
+          target: conn.target.name,
+          startedAt: new Date(conn.startedAt).toISOString(),
+          client: conn.clientAddress,
+        })),
+      subscribe: (session, fn) => (this.bySession.has(session) ? this.deps.hub.subscribe(session, fn) : null),
+      terminate: async (session, actor, reason) => {
+        const entry = this.bySession.get(session);
+        if (!entry) return false;
+        const { conn, client } = entry;
+        await this.deps.audit.append({ type: 'session.terminated', session, subject: conn.identity.subject, target: conn.target.name, actor, reason });
+        for (const l of this.deps.live) if (l.session === session) l.terminate(`terminated by ${actor}`);
+        setTimeout(() => client.end(), 100).unref();
+        return true;
+      },
+    };
   }
 
   private refused(c: ConnectionState, kind: string, detail: string): void {

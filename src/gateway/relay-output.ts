@@ -6,13 +6,17 @@ import type { MaskStream } from '../masking/index.js';
 /** Passes bytes through and counts them, writing each (already masked) chunk to the recording. */
 export class RecordTap extends Transform {
   bytes = 0;
-  constructor(private readonly recorder: Recorder | null) {
+  constructor(
+    private readonly recorder: Recorder | null,
+    private readonly watch: ((chunk: Buffer) => void) | null = null,
+  ) {
     super();
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
     this.bytes += chunk.length;
     try {
       this.recorder?.output(chunk);
+      this.watch?.(chunk);
     } catch (err) {
       cb(err as Error);
       return;

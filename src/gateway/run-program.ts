@@ -202,8 +202,15 @@ export async function runProgram(deps: GatewayDeps, conn: ConnectionState, ch: S
 
   const outMask: MaskStream | null = masker ? masker.createStream() : null;
   const errMask: MaskStream | null = masker && up.stderr ? masker.createStream() : null;
-  const outTap = new RecordTap(recorder);
-  const errTap = new RecordTap(recorder);
+  // Watchers get the masked bytes, decoded per stream so a split UTF-8 character is never mangled.
+  const watcher = () => {
+    const dec = new TextDecoder('utf-8');
+    return (chunk: Buffer) => {
+      if (deps.hub.hasWatchers(conn.session)) deps.hub.publish(conn.session, { channel: req.channelNo, kind: 'o', data: dec.decode(chunk, { stream: true }) });
+    };
+  };
+  const outTap = new RecordTap(recorder, watcher());
+  const errTap = new RecordTap(recorder, watcher());
 
   // Agent input → program (classic pipe: back-pressure, EOF forwarded).
   if (recorder && deps.config.audit.recordInput) {
@@ -228,6 +235,7 @@ export async function runProgram(deps: GatewayDeps, conn: ConnectionState, ch: S
     const counts: Record<string, number> = {};
     for (const m of [outMask, errMask]) for (const [k, v] of Object.entries(m?.counts() ?? {})) counts[k] = (counts[k] ?? 0) + v;
     await sealAndLog(deps, base, recorder, exit, outTap.bytes + errTap.bytes, started, counts);
+    deps.hub.publish(conn.session, { channel: req.channelNo, kind: 'end' });
     if (!agentGone) finish(ch, exit);
   })();
   live.done = done;

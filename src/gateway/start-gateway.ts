@@ -17,6 +17,7 @@ import type { GatewayDeps, LiveChannel } from './context.js';
 import { SshGateway } from './gateway.js';
 import { loadOrCreateHostKey } from './host-key.js';
 import { PolicySet } from './policy-set.js';
+import { LiveHub } from './live-hub.js';
 import { FailureLimiter } from './rate-limit.js';
 
 export interface RunningGateway {
@@ -103,7 +104,7 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
   for (const t of Object.values(config.targets)) maskerFor(t);
 
   const live = new Set<LiveChannel>();
-  const deps: GatewayDeps = { config, log, audit, policies, pool, broker, maskerFor, live };
+  const deps: GatewayDeps = { config, log, audit, policies, pool, broker, maskerFor, live, hub: new LiveHub() };
   const limiter = new FailureLimiter(config.limits.authAttemptsPerMinute);
   const ssh = new SshGateway(deps, { config, log, verifier, tickets, limiter }, hostKey);
   const sshAddr = await ssh.listen(config.listen.ssh.host, config.listen.ssh.port);

@@ -54,23 +54,42 @@ const BUILTIN: Record<string, DetectFn | null> = {
   'us-ssn': usSsn,
 };
 
-/** Literal anchors per detector for the prefilter (case-insensitive; a hit only means "scan this line"). */
-const ANCHORS: Record<string, string> = {
-  'private-key': '-----BEGIN',
-  'aws-access-key-id': 'AKIA|ASIA',
-  'aws-secret-access-key': 'secret',
-  'github-token': 'gh[pousr]_|github_pat_',
-  'gitlab-token': 'glpat-',
-  'slack-token': 'xox[bpars]-|hooks\\.slack',
-  'stripe-key': '[sr]k_(?:live|test)_',
-  'google-api-key': 'AIza',
-  jwt: 'eyJ',
-  'url-credentials': '://',
-  'bearer-token': 'authorization|bearer',
-  'password-assignment': 'pass|pwd|secret|token|api[_-]?key|private[_-]?key|credential',
-  'credit-card': '[0-9](?:[ -]?[0-9]){12}',
-  'us-ssn': '[0-9]{3}-[0-9]{2}-[0-9]{4}',
+/**
+ * Literal anchors per detector for the prefilter: a hit only means "scan this
+ * line". Every match of a detector has its anchor on its line at or before
+ * the match end, so a line without a hit cannot hold a secret. Grouped into a
+ * few regexes by kind: V8 runs a few short alternations much faster than one
+ * long case-insensitive one.
+ */
+const ANCHORS: Record<string, { group: 'token' | 'word' | 'digit'; re: string }> = {
+  'private-key': { group: 'token', re: '-----BEGIN' },
+  'aws-access-key-id': { group: 'token', re: 'A[KS]IA' }, // joined as A(?:[KS]IA|Iza) below
+  'aws-secret-access-key': { group: 'word', re: 'secret' },
+  'github-token': { group: 'token', re: 'gh[pousr]_|github_pat_' },
+  'gitlab-token': { group: 'token', re: 'glpat-' },
+  'slack-token': { group: 'token', re: 'xox[bpars]-' }, // webhook URLs are anchored by ://
+  'stripe-key': { group: 'token', re: '[sr]k_(?:live|test)_' },
+  'google-api-key': { group: 'token', re: 'AIza' },
+  jwt: { group: 'token', re: 'eyJ' },
+  'url-credentials': { group: 'token', re: '://' },
+  'bearer-token': { group: 'word', re: 'authorization|bearer' },
+  'password-assignment': { group: 'word', re: 'pass|pwd|secret|token|key|credential' },
+  'credit-card': { group: 'digit', re: '[0-9]{3}(?:[0-9][ -]?[0-9]{4})' },
+  'us-ssn': { group: 'digit', re: '[0-9]{3}(?:-[0-9]{2}-[0-9]{4})' },
 };
+
+/**
+ * Alternation with shared prefixes factored out (`A[KS]IA|AIza` → `A(?:[KS]IA|Iza)`,
+ * `[0-9]{3}(?:…)|[0-9]{3}(?:…)` → `[0-9]{3}(?:…|…)`): V8 scans far faster when
+ * fewer alternatives start at each position.
+ */
+function joinAnchors(alts: string[]): string {
+  const a = alts.includes('A[KS]IA') && alts.includes('AIza') ? [...alts.filter((x) => x !== 'A[KS]IA' && x !== 'AIza'), 'A(?:[KS]IA|Iza)'] : alts;
+  const digit = a.filter((x) => x.startsWith('[0-9]{3}(?:'));
+  if (digit.length < 2) return a.join('|');
+  const rest = a.filter((x) => !digit.includes(x));
+  return [...rest, `[0-9]{3}(?:${digit.map((x) => x.slice('[0-9]{3}(?:'.length, -1)).join('|')})`].join('|');
+}
 
 function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
@@ -134,25 +153,31 @@ export function compileDetectors(opts: MaskerOptions = {}): CompiledDetectors {
   const enabled = DETECTOR_IDS.filter((id) => id === ALWAYS_ON || ((only === null || only.includes(id)) && !disable.includes(id)));
   const needles = vaultedNeedles(opts.vaulted ?? []);
   const fns: DetectFn[] = [];
-  const anchors: string[] = [];
+  let vaultedFn: DetectFn | null = null;
+  const groups: Record<string, string[]> = { token: [], word: [], digit: [], vaulted: [] };
   for (const id of enabled) {
     if (id === ALWAYS_ON) {
       if (needles.length > 0) {
-        fns.push(vaultedDetector(needles));
-        anchors.push(...needles.map(escapeRe));
+        vaultedFn = vaultedDetector(needles);
+        fns.push(vaultedFn);
+        groups.vaulted!.push(...needles.map(escapeRe));
       }
       continue;
     }
     const fn = BUILTIN[id];
     if (fn) fns.push(fn);
-    if (ANCHORS[id]) anchors.push(ANCHORS[id]!);
+    const a = ANCHORS[id];
+    if (a) groups[a.group]!.push(a.re);
   }
-  const prefilter = new RegExp(anchors.length ? anchors.join('|') : '(?!)', 'gi');
+  const prefilters = Object.entries(groups)
+    .filter(([, alts]) => alts.length > 0)
+    .map(([g, alts]) => new RegExp(joinAnchors([...new Set(alts)]), g === 'word' ? 'gi' : 'g'));
   const priority = new Map<string, number>(DETECTOR_IDS.map((id, i) => [id, i]));
   return {
     fns,
     custom,
-    prefilter,
+    vaultedFn,
+    prefilters,
     needles,
     privateKey: enabled.includes('private-key'),
     priority,

@@ -4,10 +4,12 @@ import type { DetectFn } from './segment.js';
 export interface CompiledDetectors {
   /** Enabled built-in detectors (and vaulted values), in priority order. */
   readonly fns: readonly DetectFn[];
+  /** The vaulted-secret detector, when there are values. */
+  readonly vaultedFn: DetectFn | null;
   /** Policy-added regexes: id `custom:N` (1-based, in policy order). */
   readonly custom: readonly { readonly id: string; readonly re: RegExp; readonly mayMatchSpace: boolean }[];
-  /** Literal anchors of every enabled detector: a line without a hit cannot hold a secret. */
-  readonly prefilter: RegExp;
+  /** Literal anchors of every enabled detector (a few global regexes): a line without a hit cannot hold a secret. */
+  readonly prefilters: readonly RegExp[];
   /** The vaulted strings (UTF-8 byte strings). */
   readonly needles: readonly string[];
   /** `private-key` enabled. */

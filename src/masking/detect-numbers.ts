@@ -15,6 +15,8 @@ export function luhn(digits: string): boolean {
   return sum % 10 === 0;
 }
 
+const ANCHOR = /[0-9]{4}[ -]?[0-9]{4}/;
+
 /** Runs of digit groups joined by single spaces or dashes. */
 const RUN = /[0-9]+(?:[ -][0-9]+)*/g;
 
@@ -44,7 +46,8 @@ export const creditCard: DetectFn = (seg: Seg, out: Span[]) => {
       for (let b = a; b <= last; b++) {
         digits += t.slice(groups[b]!.s, groups[b]!.e);
         if (digits.length > 19) break;
-        if (digits.length >= 13 && luhn(digits)) for (let k = a; k <= b; k++) marked[k] = true;
+        // the prefilter's anchor (4+4 digits, at most one separator between) must lie inside the number
+        if (digits.length >= 13 && luhn(digits) && ANCHOR.test(t.slice(groups[a]!.s, groups[b]!.e))) for (let k = a; k <= b; k++) marked[k] = true;
       }
     }
     // contiguous marked groups form one finding (separators inside are masked too)

@@ -73,15 +73,23 @@ function decodesToJson(segment: string): boolean {
   }
 }
 
-export const jwt = tokenDetector(
+const jwtTokens = tokenDetector(
   'jwt',
   /eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g,
-  (c) => b64url(c) || c === 0x2e,
+  b64url,
   (m) => {
     const [a, b] = m.split('.');
     return decodesToJson(a!) && decodesToJson(b!);
   },
 );
+/** Three segments, not the first three of a longer dotted name (a sentence's full stop may follow). */
+export const jwt: DetectFn = (seg, out) => {
+  const mine: Span[] = [];
+  const hold = jwtTokens(seg, mine);
+  const t = seg.text;
+  for (const sp of mine) if (!(t.charCodeAt(sp.e) === 0x2e && b64url(t.charCodeAt(sp.e + 1)))) out.push(sp);
+  return hold;
+};
 
 const NOT_URL_PW = `[^ \\t\\n\\v\\f\\r@/?#]`;
 export const urlCredentials = groupDetector(

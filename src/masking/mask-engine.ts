@@ -135,30 +135,34 @@ export class MaskEngine {
   private scanComplete(end: number, spans: Span[]): { at: number; end: string } | null {
     const t = this.text;
     const L = this.d.maxLen;
-    const all = this.d.custom.length > 0;
-    const pf = this.d.prefilter;
-    pf.lastIndex = 0;
-    let cursor = 0;
-    for (;;) {
-      let ls: number;
-      let le: number;
-      if (all) {
-        if (cursor >= end) return null;
-        ls = cursor;
-        le = t.indexOf('\n', ls);
-      } else {
-        pf.lastIndex = cursor;
-        const m = pf.exec(t);
-        if (!m || m.index >= end) return null;
-        ls = m.index === 0 ? 0 : t.lastIndexOf('\n', m.index - 1) + 1;
-        le = t.indexOf('\n', m.index);
+    let lines: number[]; // line starts, ascending
+    if (this.d.custom.length > 0) {
+      lines = [0];
+      for (let i = t.indexOf('\n'); i >= 0 && i + 1 < end; i = t.indexOf('\n', i + 1)) lines.push(i + 1);
+    } else {
+      lines = [];
+      for (const pf of this.d.prefilters) {
+        pf.lastIndex = 0;
+        let m: RegExpExecArray | null;
+        while ((m = pf.exec(t)) !== null && m.index < end) {
+          lines.push(m.index === 0 ? 0 : t.lastIndexOf('\n', m.index - 1) + 1);
+          pf.lastIndex = t.indexOf('\n', m.index) + 1; // one hit per line is enough
+        }
       }
+      if (lines.length === 0) return null;
+      if (this.d.prefilters.length > 1) lines.sort((x, y) => x - y);
+    }
+    let prev = -1;
+    for (const ls of lines) {
+      if (ls === prev) continue;
+      prev = ls;
+      const le = t.indexOf('\n', ls);
       for (let s = ls; s < le; s += L) {
         const r = scanSegment(this.d, this.seg(s, Math.min(s + L, le), false), s, spans);
         if (r.pem) return r.pem;
       }
-      cursor = le + 1;
     }
+    return null;
   }
 
   private seg(a: number, b: number, partial: boolean): Seg {

@@ -80,11 +80,11 @@ export function scanSegment(d: CompiledDetectors, seg: Seg, offset: number, out:
   const t = seg.text;
   const local: Span[] = [];
   let hold = t.length;
-  // a partial line is always scanned: its holds (a vaulted value's first bytes…) need no anchor
-  let hit = seg.partial || d.custom.length > 0;
-  if (!hit) {
-    d.prefilter.lastIndex = 0;
-    hit = d.prefilter.test(t);
+  let hit = d.custom.length > 0;
+  for (const pf of d.prefilters) {
+    if (hit) break;
+    pf.lastIndex = 0;
+    hit = pf.test(t);
   }
   if (hit) {
     for (const f of d.fns) hold = Math.min(hold, f(seg, local));
@@ -96,6 +96,9 @@ export function scanSegment(d: CompiledDetectors, seg: Seg, offset: number, out:
         local.push({ s: m.index, e: m.index + m[0].length, id: c.id });
       }
     }
+  } else if (seg.partial && d.vaultedFn) {
+    // no anchor, so no match; but the line may end with the first bytes of a vaulted value
+    hold = Math.min(hold, d.vaultedFn(seg, []));
   }
   if (seg.partial) {
     hold = Math.min(hold, genericHold(d, seg));

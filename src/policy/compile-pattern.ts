@@ -44,8 +44,11 @@ export function compilePattern(source: string): CompiledPattern {
   const words: PWord[] = [];
   let redirect = false;
   const tokens = shellParse(source, (key: string) => '$' + key);
+  // shell-quote does not report `[…]` classes as globs: a word holding one counts as a glob when
+  // it appears outside quotes in the source.
+  const unquoted = source.replace(/'[^']*'|"(?:[^"\\]|\\.)*"|\\./g, '\0');
   for (const tok of tokens) {
-    if (typeof tok === 'string') words.push({ text: tok, glob: false });
+    if (typeof tok === 'string') words.push({ text: tok, glob: /\[[^\]]+\]/.test(tok) && unquoted.includes(tok) });
     else if ('op' in tok && tok.op === 'glob') words.push({ text: (tok as { pattern: string }).pattern, glob: true });
     else if ('op' in tok && (tok.op === '>' || tok.op === '>>' || tok.op === '>|') && words.length === 0 && !redirect) redirect = true;
     else if ('comment' in tok) throw new Error(`pattern ${JSON.stringify(source)} holds a comment`);

@@ -51,6 +51,11 @@ const EXPANSIONS = new Set(['simple_expansion', 'expansion', 'command_substituti
 /** Parses one command line with the bash grammar. Never throws for any input string. */
 export function parseLine(line: string): ParsedLine {
   if (line.includes('\0')) return { invalid: 'the line holds a NUL byte', items: [] };
+  // tree-sitter-bash mis-tokenises a line break directly followed by a backslash (`ls⏎\rm` becomes
+  // one command) and a continuation glued inside a word (`r\⏎m`): refuse rather than guess.
+  if (/\n\\|[^ \t\n]\\\n[^ \t\n]/.test(line)) {
+    return { invalid: 'not valid shell here: a backslash beside a line break is not analysed reliably', items: [] };
+  }
   return plainWords(line) ?? parseWithGrammar(line);
 }
 
@@ -389,7 +394,12 @@ function piece(node: Node, sub: Item[], depth: number): Piece {
   switch (node.type) {
     case 'word':
     case 'extglob_pattern': {
-      const { value, sig } = decodeUnquoted(node.text);
+      const raw = node.text;
+      if (raw.includes('\n') && raw.replace(/\\\n/g, '').includes('\n')) {
+        // Backstop for grammar quirks: bash never puts an unquoted line break inside a word.
+        sub.push({ kind: 'deny', reason: 'a line break inside a word is not analysed reliably', text: '' });
+      }
+      const { value, sig } = decodeUnquoted(raw);
       return { text: value, sig, why: null };
     }
     case 'number':

@@ -2,7 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** Who made an API request: the admin token, or a verified OIDC token's identity. */
 export interface AuthInfo {
-  kind: 'admin' | 'oidc';
+  /** 'session': a console sign-in (cookie); its state-changing requests passed the CSRF check. */
+  kind: 'admin' | 'oidc' | 'session';
   subject: string;
   groups: readonly string[];
 }
@@ -52,6 +53,19 @@ export class Router {
 
   add(method: string, pattern: string, handler: Handler): void {
     this.routes.push({ method: method.toUpperCase(), parts: pattern.split('/').filter(Boolean), handler });
+  }
+
+  /**
+   * Put a handler in front of an already registered route (same method and pattern): it gets
+   * the request first and calls `next` to fall through to the original. Throws a TypeError
+   * when no such route exists (a wiring mistake).
+   */
+  wrap(method: string, pattern: string, wrapper: (ctx: RequestContext, next: Handler) => Promise<void> | void): void {
+    const parts = pattern.split('/').filter(Boolean);
+    const r = this.routes.find((x) => x.method === method.toUpperCase() && x.parts.join('/') === parts.join('/'));
+    if (!r) throw new TypeError(`no route ${method} ${pattern} to wrap`);
+    const next = r.handler;
+    r.handler = (ctx) => wrapper(ctx, next);
   }
 
   /** Returns the handler and params, `null` when no path matched, or 'method' when only the method is wrong. */

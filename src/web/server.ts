@@ -15,6 +15,15 @@ export function secretEquals(presented: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
+/** A console sign-in found from the request's cookie: who, and the CSRF token bound to that session. */
+export interface CookieSession {
+  auth: AuthInfo;
+  csrf: string;
+}
+
+/** Methods that change nothing: they need no CSRF token. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 export interface WebDeps {
   log: Logger;
   verifier: TokenVerifier;
@@ -28,6 +37,7 @@ export interface WebDeps {
 export class WebServer {
   readonly router = new Router();
   private server: Server;
+  private cookieAuth: ((req: IncomingMessage) => CookieSession | null) | null = null;
 
   constructor(private readonly deps: WebDeps) {
     this.server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, maxHeaderSize: 16 * 1024 }, (req, res) => {
@@ -43,6 +53,15 @@ export class WebServer {
     });
   }
 
+  /**
+   * Let browser sessions authenticate by cookie (the console). A bearer header always wins; a
+   * cookie-authenticated state-changing request must carry the session's CSRF token in
+   * `X-CSRF-Token`, else it is treated as anonymous and an authentication failure becomes 403.
+   */
+  setCookieAuth(fn: (req: IncomingMessage) => CookieSession | null): void {
+    this.cookieAuth = fn;
+  }
+
   async listen(host: string, port: number): Promise<AddressInfo> {
     this.server.listen(port, host);
     await once(this.server, 'listening');
@@ -54,9 +73,21 @@ export class WebServer {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  private async authenticate(req: IncomingMessage): Promise<AuthInfo | null> {
+  private async authenticate(req: IncomingMessage): Promise<{ auth: AuthInfo | null; csrfFailed: boolean }> {
     const h = req.headers.authorization;
-    if (!h) return null;
+    if (!h) {
+      const s = this.cookieAuth?.(req) ?? null;
+      if (!s) return { auth: null, csrfFailed: false };
+      if (SAFE_METHODS.has((req.method ?? 'GET').toUpperCase())) return { auth: s.auth, csrfFailed: false };
+      const presented = req.headers['x-csrf-token'];
+      if (typeof presented === 'string' && presented.length > 0 && secretEquals(presented, s.csrf)) return { auth: s.auth, csrfFailed: false };
+      this.deps.log.warn({ client: req.socket.remoteAddress, method: req.method }, 'console request without a valid CSRF token');
+      return { auth: null, csrfFailed: true };
+    }
+    return { auth: await this.bearer(req, h), csrfFailed: false };
+  }
+
+  private async bearer(req: IncomingMessage, h: string): Promise<AuthInfo> {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
     if (!m) throw new HttpError(401, 'malformed Authorization header (expected: Bearer TOKEN)');
     const presented = m[1]!;
@@ -91,13 +122,17 @@ export class WebServer {
       sendJson(res, 405, { error: 'method not allowed' });
       return;
     }
+    let csrfFailed = false;
     try {
-      const auth = await this.authenticate(req);
-      const ctx: RequestContext = { req, res, url, params: match.params, auth, body: () => readJson(req) };
+      const a = await this.authenticate(req);
+      csrfFailed = a.csrfFailed;
+      const ctx: RequestContext = { req, res, url, params: match.params, auth: a.auth, body: () => readJson(req) };
       await match.handler(ctx);
     } catch (err) {
       if (err instanceof HttpError) {
-        if (!res.headersSent) sendJson(res, err.status, { error: err.message });
+        // A signed-in browser whose request lacked the CSRF token was refused as anonymous: say why.
+        const [status, message] = csrfFailed && (err.status === 401 || err.status === 403) ? [403, 'missing or wrong CSRF token'] : [err.status, err.message];
+        if (!res.headersSent) sendJson(res, status, { error: message });
         return;
       }
       throw err;

@@ -33,6 +33,8 @@ test('approve: one approver approves, events requested → decided → resolved'
     assert.equal(decided[0]!.approver, 'alice');
     assert.equal(decided[0]!.via, 'api');
     assert.equal(decided[0]!.decision, 'approve');
+    assert.equal(decided[0]!.command, 'systemctl restart nginx');
+    assert.equal(decided[0]!.subject, 'deploy-bot', 'subject is the requester; the approver is in `approver`');
     const resolved = f.audit.ofType('approval.resolved', p.id);
     assert.deepEqual(resolved.map((e) => [e.decision, e.approvers]), [['approved', ['alice']]]);
     assert.deepEqual(f.audit.events.map((e) => e.type), ['approval.requested', 'approval.decided', 'approval.resolved']);

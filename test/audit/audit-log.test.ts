@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { readFileSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { once } from 'node:events';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -41,6 +41,27 @@ test('append writes the spec row: canonical body with seq/ts/type, chained hash'
   await assert.rejects(log.append({ type: 'checkpoint' }), TypeError);
   await log.close();
   await assert.rejects(log.append({ type: 'late' }), AuditWriteError);
+  db.close();
+});
+
+test('the body is a canonical snapshot taken at append time, whatever keys surround seq', async (t) => {
+  const dir = tmpDir(t);
+  const db = newStore(dir);
+  const log = await openLog(db, dir);
+  const argv = ['rm', '-rf', '/tmp/x'];
+  const pending = log.append({ type: 'command.decision', argv, '': 'empty key', '10': 'ten', '9': 'nine', sep: 1, seq_: 2, se: 3, 'é': 4, nested: { b: 1, a: [2, { d: 1, c: 0 }] } });
+  argv[0] = 'ls'; // mutated before the commit: must not change the record
+  await pending;
+  await log.append({ type: 'only.above' });
+  const rows = db.prepare('SELECT body FROM audit_events ORDER BY seq').all() as { body: string }[];
+  const body = JSON.parse(rows[0]!.body);
+  assert.deepEqual(body.argv, ['rm', '-rf', '/tmp/x']);
+  assert.equal(rows[0]!.body, canonicalize(body));
+  assert.ok(rows[0]!.body.startsWith('{"":"empty key","10":"ten","9":"nine","argv":'));
+  assert.ok(rows[0]!.body.includes('"se":3,"sep":1,"seq":1,"seq_":2,"ts":'));
+  assert.equal(rows[1]!.body, canonicalize(JSON.parse(rows[1]!.body)));
+  assert.ok(rows[1]!.body.startsWith('{"seq":2,"ts":'));
+  await log.close();
   db.close();
 });
 
@@ -207,4 +228,12 @@ test('AuditLog.open validates its options', async (t) => {
   await assert.rejects(AuditLog.open(db, auditOptions(dir, { checkpointEvery: 0 })), TypeError);
   await assert.rejects(AuditLog.open(db, auditOptions(dir, { checkpointIntervalMs: 0 })), TypeError);
   db.close();
+});
+
+test('two openers racing to create the signing key end up with the same key', async (t) => {
+  const dir = tmpDir(t);
+  const { loadOrCreateSigningKey } = await import('../../src/audit/signing-key.js');
+  const keys = await Promise.all(Array.from({ length: 4 }, () => loadOrCreateSigningKey(path.join(dir, 'data'))));
+  assert.equal(new Set(keys.map((k) => k.publicJwk.x)).size, 1);
+  assert.deepEqual(readdirSync(path.join(dir, 'data')), [SIGNING_KEY_FILE], 'no temporary files left');
 });

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { canonicalize } from '../../src/audit/index.js';
+import { isCanonicalText } from '../../src/audit/canonicalize.js';
 
 /** IEEE 754 hex bit pattern → number (RFC 8785 Appendix B lists its samples this way). */
 function fromBits(hex: string): number {
@@ -87,4 +88,11 @@ test('no whitespace, undefined dropped, nested objects sorted, control character
   const v = { z: 1.5, a: ['é', true], m: { '10': 1, '9': 2 } };
   assert.equal(canonicalize(JSON.parse(canonicalize(v))), canonicalize(v));
   assert.equal(canonicalize(v), '{"a":["é",true],"m":{"10":1,"9":2},"z":1.5}');
+});
+
+test('isCanonicalText accepts exactly the canonical text (the verifier\'s fast path)', () => {
+  const yes = ['{"a":1,"b":[1,2,{"c":null}]}', '{"10":1,"9":2}', '{"s":"\\u000f\\n€"}', '{"n":1e+21}', '[]', '"x"'];
+  for (const t of yes) assert.equal(isCanonicalText(t, JSON.parse(t)), true, t);
+  const no = ['{"b":1,"a":2}', '{ "a":1}', '{"a":1.0}', '{"a":"\\u0041"}', '{"9":2,"10":1}', '{"a":"\\ud800"}', '{"a":"\\/"}', '{"n":1E+21}'];
+  for (const t of no) assert.equal(isCanonicalText(t, JSON.parse(t)), false, t);
 });

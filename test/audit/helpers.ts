@@ -43,8 +43,17 @@ export function openLog(db: Store, dir: string, over: Partial<AuditOptions> = {}
  * asciinema's exit status through.
  */
 export function asciinemaCat(file: string): { status: number | null; stdout: string; stderr: string } {
+  return asciinema('cat', file);
+}
+
+/** `asciinema play` at high speed: the player must also accept every event type we write. */
+export function asciinemaPlay(file: string): { status: number | null; stdout: string; stderr: string } {
+  return asciinema('play -s 50 -i 0.05', file);
+}
+
+function asciinema(sub: string, file: string): { status: number | null; stdout: string; stderr: string } {
   const quoted = "'" + file.replace(/'/g, "'\\''") + "'";
-  const r = spawnSync('/usr/bin/script', ['-qec', `/usr/bin/asciinema cat ${quoted}`, '/dev/null'], {
+  const r = spawnSync('/usr/bin/script', ['-qec', `/usr/bin/asciinema ${sub} ${quoted}`, '/dev/null'], {
     encoding: 'utf8',
     timeout: 20_000,
     stdio: ['ignore', 'pipe', 'pipe'],

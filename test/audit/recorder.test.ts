@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Recorder, AuditError } from '../../src/audit/index.js';
-import { asciinemaCat, tmpDir } from './helpers.js';
+import { asciinemaCat, asciinemaPlay, tmpDir } from './helpers.js';
 
 function lines(file: string): unknown[] {
   const text = readFileSync(file, 'utf8');
@@ -46,6 +46,9 @@ test('asciicast v2: header, o/i/r/m events, valid JSON lines after every write, 
   const played = asciinemaCat(rec.file);
   assert.equal(played.status, 0, played.stderr);
   assert.ok(played.stdout.includes('file-a  file-b'));
+  const player = asciinemaPlay(rec.file);
+  assert.equal(player.status, 0, player.stderr);
+  assert.ok(player.stdout.includes('file-a  file-b'));
 });
 
 test('a UTF-8 character split across chunks is never broken; input off by default', (t) => {

@@ -104,3 +104,13 @@ test('a checkpoint whose head no longer matches, and a body whose seq disagrees 
   assert.match(r.problems[0]!.reason, /seq\/ts\/type differ/);
   assert.ok(r.problems.some((p) => p.seq === 6 && /checkpoint head does not match the preceding event/.test(p.reason)));
 });
+
+test('a body re-serialised in another (non-canonical) form is reported even when rehashed', async (t) => {
+  const s = await buildScenario(t);
+  const row = s.db.prepare('SELECT body FROM audit_events WHERE seq = 3').get() as { body: string };
+  s.db.prepare('UPDATE audit_events SET body = ? WHERE seq = 3').run(JSON.stringify(JSON.parse(row.body), null, 1));
+  rehashFrom(s.db, 3);
+  const r = await s.verify({ witness: null });
+  assert.equal(r.problems[0]!.seq, 3);
+  assert.match(r.problems[0]!.reason, /not canonical/);
+});

@@ -35,6 +35,10 @@ export interface GatewayHandle {
   sshPort: number;
   httpPort: number;
   adminToken: string;
+  /** The environment the gateway runs with (its master key and admin token). */
+  env: NodeJS.ProcessEnv;
+  /** Remove the folder (after a crash test that killed the process itself). */
+  cleanup: () => void;
   proc: ChildProcess;
   /** Every log line so far (parsed JSON). */
   logs: Record<string, unknown>[];
@@ -51,6 +55,8 @@ export interface GatewayOptions {
   upstreamHostKey?: string;
   policy?: string;
   extraYaml?: string;
+  /** Replaces the body of the `approvals:` block (default: `timeout: 20s`). */
+  approvals?: string;
   /** Extra OIDC issuers (a real provider on loopback). */
   issuers?: { issuer: string; audience: string }[];
   /** Reuse this folder (restart tests). */
@@ -82,8 +88,7 @@ ${opts.issuers?.length ? '  issuers:\n' + opts.issuers.map((i) => `    - issuer:
 web:
   adminToken: \${SHELLGATE_ADMIN_TOKEN}
 approvals:
-  timeout: 20s
-audit:
+${opts.approvals ?? '  timeout: 20s\n'}audit:
   checkpointEvery: 50
   checkpointInterval: 5s
   witness: data/witness.jsonl
@@ -167,6 +172,8 @@ export async function launch(dir: string, configFile: string, adminToken: string
     sshPort,
     httpPort,
     adminToken,
+    env,
+    cleanup,
     proc,
     logs,
     hostKeyPub,

@@ -1,0 +1,84 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { launch, startGateway } from '../helpers/gateway.js';
+import { readEvents, waitForEvents } from '../helpers/events.js';
+import { asciinemaPlays } from '../helpers/asciinema.js';
+import { ASKPASS, sshArgs } from '../helpers/openssh.js';
+import { connectAgent, execOn } from '../helpers/ssh2-agent.js';
+import { cliPath } from '../helpers/paths.js';
+
+function verify(configFile: string, env: NodeJS.ProcessEnv) {
+  const r = spawnSync(process.execPath, [cliPath, 'audit', 'verify', '--config', configFile, '--json'], { encoding: 'utf8', env });
+  return { status: r.status, result: JSON.parse(r.stdout || '{}') as { ok: boolean; events: number; problems: unknown[] }, stderr: r.stderr };
+}
+
+test('SIGKILL during a running session: after restart the chain verifies and the recording is sealed as recovered and plays', async () => {
+  const gw = await startGateway();
+  try {
+    const token = await gw.token('agent-1', ['agents']);
+    const child = spawn('ssh', [...sshArgs(gw.sshPort, gw.knownHostsFile, ['-T']), 'local@127.0.0.1', "sh -c 'for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do echo tick $i; sleep 0.2; done'"], {
+      env: { ...process.env, SSH_ASKPASS: ASKPASS, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0', SHELLGATE_TOKEN: token },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d) => ((out += d), /tick 3/.test(out) && resolve()));
+      child.once('close', (code) => reject(new Error(`ssh ended (${code}) before the command got going: ${out} ${err}`)));
+    });
+    const exited = new Promise((r) => gw.proc.once('exit', r));
+    gw.proc.kill('SIGKILL');
+    await exited;
+    await new Promise((r) => child.once('close', r));
+
+    const gw2 = await launch(gw.dir, gw.configFile, gw.adminToken, gw.env);
+    try {
+      const ev = readEvents(gw.dir);
+      const sealed = ev.filter((e) => e.type === 'recording.sealed');
+      assert.equal(sealed.length, 1);
+      assert.equal(sealed[0]!.body.recovered, true);
+      assert.ok(ev.some((e) => e.type === 'session.end' && e.body.recovered === true), 'session.end for the interrupted session');
+      const played = asciinemaPlays(path.join(gw.dir, 'recordings', String(sealed[0]!.body.file)));
+      assert.equal(played.status, 0, played.stderr);
+      assert.ok(played.bytes > 0);
+      const v = verify(gw.configFile, gw.env);
+      assert.equal(v.status, 0, JSON.stringify(v.result) + v.stderr);
+      assert.equal(v.result.ok, true);
+      // The restarted gateway serves again.
+      const c = await connectAgent(gw2.sshPort, 'local', await gw2.token());
+      assert.equal((await execOn(c, 'echo back')).stdout, 'back\n');
+      c.end();
+    } finally {
+      await gw2.stop();
+    }
+  } finally {
+    gw.cleanup();
+  }
+});
+
+test('50 sessions at once produce a gap-free chain that verifies', async () => {
+  const gw = await startGateway();
+  try {
+    const token = await gw.token('agent-1', ['agents']);
+    const results = await Promise.all(
+      Array.from({ length: 50 }, async (_, i) => {
+        const c = await connectAgent(gw.sshPort, 'local', token);
+        const outs: string[] = [];
+        for (let k = 0; k < 3; k++) outs.push((await execOn(c, `echo s${i}-c${k}`)).stdout);
+        c.end();
+        return outs;
+      }),
+    );
+    results.forEach((outs, i) => assert.deepEqual(outs, [0, 1, 2].map((k) => `s${i}-c${k}\n`)));
+    const ev = await waitForEvents(gw.dir, (e) => e.filter((x) => x.type === 'session.end').length === 50);
+    ev.forEach((e, i) => assert.equal(e.seq, i + 1, 'gap in seq'));
+    assert.equal(ev.filter((e) => e.type === 'command.decision').length, 150);
+    const v = verify(gw.configFile, gw.env);
+    assert.equal(v.status, 0, JSON.stringify(v.result));
+  } finally {
+    await gw.stop();
+  }
+});
