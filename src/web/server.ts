@@ -68,6 +68,12 @@ export class WebServer {
     return this.server.address() as AddressInfo;
   }
 
+  /** The bound address once listening (null before). */
+  address(): AddressInfo | null {
+    const a = this.server.address();
+    return a && typeof a === 'object' ? a : null;
+  }
+
   async close(): Promise<void> {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
