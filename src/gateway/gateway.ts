@@ -44,10 +44,10 @@ export class SshGateway {
     return this.server.address() as AddressInfo;
   }
 
-  /** Stop accepting; existing connections continue until they end. */
-  async stopAccepting(): Promise<void> {
+  /** Stop accepting; existing connections continue until they end (net.Server.close's callback would wait for them). */
+  stopAccepting(): void {
     this.accepting = false;
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.close();
   }
 
   closeAll(): void {

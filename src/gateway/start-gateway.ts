@@ -13,6 +13,7 @@ import { Vault } from '../vault/vault.js';
 import { SshPool } from '../upstream/ssh-pool.js';
 import { WebServer } from '../web/server.js';
 import { registerTicketRoutes } from '../web/ticket-routes.js';
+import { registerConsoleRoutes } from '../web/console/register-console.js';
 import type { GatewayDeps, LiveChannel } from './context.js';
 import { SshGateway } from './gateway.js';
 import { loadOrCreateHostKey } from './host-key.js';
@@ -107,6 +108,7 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
   const deps: GatewayDeps = { config, log, audit, policies, pool, broker, maskerFor, live, hub: new LiveHub() };
   const limiter = new FailureLimiter(config.limits.authAttemptsPerMinute);
   const ssh = new SshGateway(deps, { config, log, verifier, tickets, limiter }, hostKey);
+  if (web) registerConsoleRoutes(web, { config, db, audit, broker, control: ssh.control(), verifier, log });
   const sshAddr = await ssh.listen(config.listen.ssh.host, config.listen.ssh.port);
 
   const sshAddress = { host: sshAddr.address, port: sshAddr.port };
@@ -124,7 +126,7 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
   const stop = (deadlineMs = 10_000): Promise<void> =>
     (stopping ??= (async () => {
       log.info({ running: live.size }, 'stopping: no new connections');
-      await ssh.stopAccepting();
+      ssh.stopAccepting();
       const deadline = new Promise<void>((r) => setTimeout(r, deadlineMs).unref());
       await Promise.race([Promise.allSettled([...live].map((l) => l.done)), deadline]);
       for (const l of live) l.terminate('gateway shutting down');

@@ -57,8 +57,10 @@ function seqLength(text: string, i: number): number {
     return j - i >= MAX_STRING_SEQ ? 2 : -1;
   }
   if (c === 0x28 || c === 0x29 || c === 0x2a || c === 0x2b || c === 0x23 || c === 0x25 || c === 0x20) {
-    // charset designation and friends: ESC ( B
-    return i + 2 >= n ? -1 : 3;
+    // charset designation and friends: ESC ( B; never swallow a non-ASCII byte
+    if (i + 2 >= n) return -1;
+    const d = text.charCodeAt(i + 2);
+    return d >= 0x20 && d <= 0x7e ? 3 : 2;
   }
   if (c >= 0x30 && c <= 0x7e) return 2; // ESC 7, ESC =, ESC M …
   return 1; // lone ESC

@@ -106,6 +106,20 @@ function checkIds(option: string, ids: unknown): string[] {
   return ids as string[];
 }
 
+/**
+ * The masker scans UTF-8 bytes as one char per byte: a non-ASCII character in
+ * a policy regex becomes its UTF-8 byte sequence (outside character classes
+ * this matches exactly what was meant).
+ */
+function toByteSource(src: string): string {
+  let out = '';
+  for (const ch of src) {
+    if (ch.charCodeAt(0) < 0x80) out += ch;
+    else for (const b of Buffer.from(ch, 'utf8')) out += '\\x' + b.toString(16).padStart(2, '0');
+  }
+  return out;
+}
+
 /** Could this regex source match a space or tab? (Then a partial line is held whole.) */
 function mayMatchSpace(src: string): boolean {
   return / |\\s|\\W|\\D|\\S|\\x|\\u|\\t|\\p|\\P|\[\^|(?<!\\)\.|\\c/.test(src);
@@ -125,7 +139,8 @@ function compileCustom(add: unknown): CompiledDetectors['custom'] {
     }
     let re: RegExp;
     try {
-      re = new RegExp(body, flags);
+      new RegExp(body, flags); // report errors against the source as written
+      re = new RegExp(toByteSource(body), flags);
     } catch (err) {
       throw new MaskingConfigError(`masking: add[${i}]: invalid regular expression /${src}/: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}`);
     }
@@ -167,7 +182,7 @@ export function compileDetectors(opts: MaskerOptions = {}): CompiledDetectors {
     const fn = BUILTIN[id];
     if (fn) fns.push(fn);
     const a = ANCHORS[id];
-    if (a) groups[a.group]!.push(a.re);
+    if (a) groups[a.group]!.push(...(a.group === 'word' ? a.re.split('|') : [a.re]));
   }
   const prefilters = Object.entries(groups)
     .filter(([, alts]) => alts.length > 0)

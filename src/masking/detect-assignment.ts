@@ -67,6 +67,8 @@ export const passwordAssignment: DetectFn = (seg: Seg, out: Span[]) => {
       q++;
     } else if (ARG_KEYS.has(key) && q > p) {
       form = 'arg';
+    } else if (strong && q > p && (c === 0x22 || c === 0x27)) {
+      form = 'arg'; // SQL-like `PASSWORD 'value'`: a quoted value after a password key
     } else {
       continue; // no separator (yet): nothing of a value has arrived, so nothing to hold
     }

@@ -2,7 +2,6 @@ import { type DetectFn, type Seg, type Span, isAlnum, leftEdge, rightEdge, WS } 
 
 /** Characters that continue a token of the given shape (for the right-edge check). */
 const b64url = (c: number) => isAlnum(c) || c === 0x5f || c === 0x2d; // _ -
-const b64 = (c: number) => isAlnum(c) || c === 0x2b || c === 0x2f; // + /
 
 /** Whole-match token detector: regex hits checked for word edges on both sides. */
 function tokenDetector(id: string, re: RegExp, word: (c: number) => boolean, check?: (m: string) => boolean): DetectFn {
@@ -47,7 +46,8 @@ export const githubToken = tokenDetector(
   (c) => isAlnum(c) || c === 0x5f,
 );
 
-export const gitlabToken = tokenDetector('gitlab-token', /glpat-[A-Za-z0-9_-]{20,}/g, b64url);
+// newer GitLab tokens carry dotted parts (glpat-….01.…); a final full stop is not part of it
+export const gitlabToken = tokenDetector('gitlab-token', /glpat-[A-Za-z0-9_-]{20,}(?:\.[A-Za-z0-9_-]+)*/g, b64url);
 
 const slackTokens = tokenDetector('slack-token', /xox[bpars]-[A-Za-z0-9-]{10,}/g, (c) => isAlnum(c) || c === 0x2d);
 const slackWebhook = groupDetector(
@@ -109,5 +109,3 @@ export const bearerToken: DetectFn = (seg, out) => {
   bearerHeader(seg, out);
   return bareBearer(seg, out);
 };
-
-export { b64 };

@@ -113,6 +113,46 @@ function children(n: Node): Node[] {
   return n.children as Node[];
 }
 
+const REDIRECTS = new Set(['file_redirect', 'heredoc_redirect', 'herestring_redirect']);
+
+/**
+ * bash joins tokens that touch (`"a"\b` is one word, `v=""\ls` one assignment); tree-sitter-bash
+ * sometimes splits them into sibling nodes. Such a line is refused: guessing could hide a command.
+ */
+function splitWordProblem(node: Node, out: Item[], wordContext = false): boolean {
+  const raw = node.text;
+  const base = node.startIndex;
+  let prevEnd = -1;
+  let prev: Node | null = null;
+  for (const c of children(node)) {
+    // What lies between two children must be blanks: anything else was skipped by the grammar
+    // (it drops `\ ` after a quoted string: `'a'\ 'b'` is one word for bash).
+    if (prevEnd >= 0 && c.startIndex > prevEnd && !GAP.test(raw.slice(prevEnd - base, c.startIndex - base))) {
+      out.push({ kind: 'deny', reason: 'not valid shell here: text the grammar skipped', text: clip(raw) });
+      return true;
+    }
+    prevEnd = c.endIndex;
+    // An anonymous `$` is a word piece too (`"a"\$` arrives as a string and a `$` token).
+    if ((!c.isNamed && c.type !== '$' && !wordContext) || c.type === 'comment') {
+      prev = null;
+      continue;
+    }
+    if (prev && prev.endIndex === c.startIndex) {
+      const redirect = REDIRECTS.has(c.type);
+      const translated = prev.type === '$' && prev.text === '$' && c.type === 'string'; // $"…"
+      if (!translated && (!redirect || c.child(0)?.type === 'file_descriptor')) {
+        out.push({ kind: 'deny', reason: 'not valid shell here: quoting the grammar splits differently from bash', text: clip(raw) });
+        return true;
+      }
+    }
+    prev = c;
+  }
+  return false;
+}
+
+/** Blanks, line breaks and line continuations: the only text allowed between statement tokens. */
+const GAP = /^(?:[ \t\n]|\\\n)*$/;
+
 function walk(node: Node, out: Item[], depth: number): void {
   if (depth > MAX_TREE_DEPTH) {
     out.push({ kind: 'deny', reason: `constructs nested deeper than ${MAX_TREE_DEPTH} levels`, text: '' });
@@ -133,6 +173,7 @@ function walk(node: Node, out: Item[], depth: number): void {
     return;
   }
   if (CONTAINERS.has(type) || type === 'for_statement') {
+    if (splitWordProblem(node, out)) return;
     for (const c of children(node)) {
       if (!c.isNamed) continue;
       if (STATEMENTS.has(c.type)) walk(c, out, depth + 1);
@@ -166,6 +207,7 @@ function walk(node: Node, out: Item[], depth: number): void {
       const sub: Item[] = [];
       const words: Word[] = [];
       const dangerous: string[] = [];
+      if (splitWordProblem(node, out)) return;
       flattenWords(node, words, sub, dangerous, depth);
       out.push({ kind: 'cmd', words, assigns: [] });
       for (const name of dangerous) out.push({ kind: 'unanalyzable', reason: `assignment to ${name}`, text: clip(node.text) });
@@ -222,6 +264,7 @@ function assignment(node: Node, sub: Item[], depth: number): Assignment {
 }
 
 function redirectedStatement(node: Node, out: Item[], depth: number): void {
+  if (splitWordProblem(node, out)) return;
   const redirects: Node[] = [];
   let body: Node | null = null;
   for (const c of children(node)) {
@@ -239,6 +282,7 @@ function redirectedStatement(node: Node, out: Item[], depth: number): void {
 }
 
 function simpleCommand(node: Node, outerRedirects: Node[], out: Item[], depth: number): void {
+  if (splitWordProblem(node, out, true)) return;
   const assigns: Assignment[] = [];
   const words: Word[] = [];
   const sub: Item[] = [];
@@ -252,7 +296,8 @@ function simpleCommand(node: Node, outerRedirects: Node[], out: Item[], depth: n
       words.push(inner ? wordOf(inner, sub, depth + 1) : knownWord(c.text));
     } else if (t === 'file_redirect' || t === 'heredoc_redirect' || t === 'herestring_redirect') redirects.push(c);
     else if (!c.isNamed) {
-      if (t === '$') translated = true; // $"…" arrives as `$` then a string
+      if (t === '$' && c.text === '$') translated = true; // $"…" arrives as `$` then a string
+      else words.push(knownWord(c.text)); // `==`, `=~` arrive as tokens: they are words for bash
       continue;
     } else if (t === 'comment') continue;
     else if (t === 'variable_assignment') words.push(knownWord(assignment(c, sub, depth).text));
@@ -275,6 +320,7 @@ function redirect(node: Node, out: Item[], extraArgs: Word[], depth: number): vo
     return;
   }
   if (node.type === 'heredoc_redirect') return heredoc(node, out, extraArgs, depth);
+  if (splitWordProblem(node, out)) return;
   let op: string | null = null;
   let dest: Node | null = null;
   for (const c of children(node)) {
@@ -409,24 +455,36 @@ function piece(node: Node, sub: Item[], depth: number): Piece {
       return { text: t, sig: quotedSig(t), why: null };
     }
     case 'ansi_c_string': {
+      // The grammar ends $'…' wrongly after an escaped backslash ($'\\' ; rm … '): check the end.
+      if (ansiCEnd(node.text) !== node.text.length) {
+        sub.push({ kind: 'deny', reason: "not valid shell here: a $'…' string the grammar reads differently from bash", text: '' });
+        return { text: node.text, sig: '\x01', why: 'misparsed string' };
+      }
       const t = decodeAnsiC(node.text);
       return { text: t, sig: quotedSig(t), why: null };
     }
     case 'string':
     case 'translated_string': {
+      // The text between expansions is taken from the source: the grammar's string_content
+      // nodes can leave characters out (a line break right after the opening quote).
+      const raw = node.text;
+      const base = node.startIndex;
+      const open = raw.indexOf('"') + 1;
+      const close = raw.endsWith('"') && raw.length > open ? raw.length - 1 : raw.length;
+      let pos = open;
       let text = '';
       let why: string | null = null;
       for (const c of children(node)) {
-        const t = c.type;
-        if (t === 'string_content') text += decodeDoubleQuoted(c.text);
-        else if (t === '"') continue;
-        else if (!c.isNamed) text += c.text; // a lone `$`
-        else {
-          const p = piece(c, sub, depth + 1);
-          text += p.text;
-          why ??= p.why;
-        }
+        if (!c.isNamed || c.type === 'string_content') continue;
+        const start = c.startIndex - base;
+        if (start < pos) continue;
+        text += decodeDoubleQuoted(raw.slice(pos, start));
+        const p = piece(c, sub, depth + 1);
+        text += p.text;
+        why ??= p.why;
+        pos = c.endIndex - base;
       }
+      text += decodeDoubleQuoted(raw.slice(pos, close));
       return { text, sig: quotedSig(text), why };
     }
     case 'concatenation': {
@@ -459,6 +517,16 @@ function piece(node: Node, sub: Item[], depth: number): Piece {
       scanSubstitutions(node, sub, depth + 1);
       return { text: node.text, sig: '\x01', why: node.type.replace(/_/g, ' ') };
   }
+}
+
+/** Where bash ends the $'…' token that starts `raw` (a backslash escapes any next character). */
+export function ansiCEnd(raw: string): number {
+  for (let i = 2; i < raw.length; i++) {
+    const c = raw[i];
+    if (c === '\\') i++;
+    else if (c === "'") return i + 1;
+  }
+  return -1;
 }
 
 function clip(s: string, n = 80): string {

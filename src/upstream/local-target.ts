@@ -31,7 +31,15 @@ export function openLocal(target: LocalTargetConfig, command: string | null, opt
   const args = command === null ? ['-l'] : ['-c', command];
   if (opts.pty) return openPty(target.shell, args, cwd, cleanEnv({ ...opts.env, SHELL: target.shell }, opts.pty.term), opts.pty);
   // No terminal requested: a plain child process keeps stdout and stderr apart, as sshd does.
-  const child = spawn(target.shell, args, { cwd, env: cleanEnv({ ...opts.env, SHELL: target.shell }, null), stdio: ['pipe', 'pipe', 'pipe'] });
+  // Its own process group, so a signal or a close reaches the whole command (sh -c does not exec its last command).
+  const child = spawn(target.shell, args, { cwd, env: cleanEnv({ ...opts.env, SHELL: target.shell }, null), stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  const group = (sig: NodeJS.Signals) => {
+    try {
+      if (child.pid) process.kill(-child.pid, sig);
+    } catch {
+      /* already gone */
+    }
+  };
   const done = new Promise<ExitInfo>((resolve) => {
     child.once('error', (err) => resolve({ code: 127, signal: null, message: err.message }));
     child.once('close', (code, signal) => resolve({ code, signal: signal ? signal.replace(/^SIG/, '') : null }));
@@ -43,10 +51,10 @@ export function openLocal(target: LocalTargetConfig, command: string | null, opt
     stdin: child.stdin,
     resize: () => undefined,
     signal: (name) => {
-      if (SIGNALS.has(name)) child.kill(`SIG${name}` as NodeJS.Signals);
+      if (SIGNALS.has(name)) group(`SIG${name}` as NodeJS.Signals);
     },
     close: () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGHUP');
+      if (child.exitCode === null && child.signalCode === null) group('SIGHUP');
     },
     done,
   };

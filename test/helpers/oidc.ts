@@ -83,3 +83,69 @@ export async function startOidcProvider(clients: { id: string; groups: string[] 
     },
   };
 }
+
+export interface OidcLoginHandle {
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A second real OpenID Provider for browser sign-in: one confidential web client using the
+ * authorization code grant with PKCE required, and oidc-provider's development login form
+ * (any password) for the given users. Consent is granted automatically so the flow is:
+ * authorize → login form → back to `redirectUri` with a code. ID tokens carry `groups`.
+ */
+export async function startOidcLoginProvider(opts: { redirectUri: string; users: Record<string, string[]> }): Promise<OidcLoginHandle> {
+  const server: Server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as { port: number }).port;
+  const issuer = `http://127.0.0.1:${port}`;
+  const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+  const jwk: JWK = { ...(await exportJWK(privateKey)), alg: 'ES256', use: 'sig', kid: 'k-' + randomBytes(4).toString('hex') };
+  const clientId = 'shellgate-console';
+  const clientSecret = randomBytes(16).toString('hex');
+  const provider = new Provider(issuer, {
+    clients: [
+      {
+        client_id: clientId,
+        client_secret: clientSecret,
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+        redirect_uris: [opts.redirectUri],
+        token_endpoint_auth_method: 'client_secret_post',
+        id_token_signed_response_alg: 'ES256',
+      },
+    ],
+    jwks: { keys: [jwk] },
+    features: { devInteractions: { enabled: true } },
+    pkce: { required: () => true },
+    claims: { openid: ['sub'], profile: ['name'], groups: ['groups'] },
+    // Scope claims in the ID token itself (the console reads groups from it).
+    conformIdTokenClaims: false,
+    findAccount: (_ctx: unknown, id: string) => ({
+      accountId: id,
+      claims: () => ({ sub: id, name: id, groups: opts.users[id] ?? [] }),
+    }),
+    async loadExistingGrant(ctx: any) {
+      if (!ctx.oidc.session?.accountId) return undefined;
+      const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client.clientId, accountId: ctx.oidc.session.accountId });
+      grant.addOIDCScope('openid profile groups');
+      await grant.save();
+      return grant;
+    },
+    ttl: { AccessToken: 600, IdToken: 600, AuthorizationCode: 60, Interaction: 600, Session: 600, Grant: 600 },
+  } as never);
+  server.on('request', provider.callback());
+  return {
+    issuer,
+    clientId,
+    clientSecret,
+    async stop() {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { compileMasker } from '../../src/masking/index.js';
-import { fake, loadCorpus } from './fakes.js';
+import { fake, loadCorpus, rand } from './fakes.js';
 import { runChunks, splitAt } from './stream-util.js';
 
 const cases = loadCorpus();
@@ -24,6 +24,8 @@ function extraInputs(): string[] {
     `note Vault-Pa55-wörd and ${Buffer.from('Vault-Pa55-wörd').toString('base64')} end\n`,
     'a'.repeat(300) + ' token=' + 'z'.repeat(40) + ' ' + 'b'.repeat(200) + '\n',
     `Authorization: Bearer ${fake.jwt()}\n{"password": "a b c d", "x": 1}\nssn ${fake.ssn()}`,
+    // escape sequences that must not swallow the UTF-8 bytes after them
+    'passwd: \x1b é\nx \x1b(é y \x1b\n\x1b[1é token=\x1b]0;ti✓tle\x1b\\' + fake.password() + '\n',
   ];
 }
 
@@ -94,6 +96,38 @@ test('fuzz: random log-like text with embedded secrets, random splits', async ()
         assert.ok(out.equals(whole), JSON.stringify(text));
       },
     ),
+    { numRuns: 300 },
+  );
+});
+
+test('fuzz: token soup (partial anchors, sequences, PEM markers, long lines) under several configurations, every split', async () => {
+  const configs = [
+    compileMasker({ idleMs: 1000, maxSecretLength: 256, vaulted: ['correct horse', 'Zq9-vault'] }),
+    compileMasker({ idleMs: 1000, add: ['(?i)ref-[0-9]{4}', 'x y+z'] }),
+    compileMasker({ idleMs: 1000, only: ['credit-card', 'private-key', 'password-assignment'] }),
+  ];
+  const pieces: (string | (() => string))[] = [
+    ' ', '\n', '\r\n', '\t', 'ok', 'é', '🙂', '\x1b[31m', '\x1b[0m', '\x1b]0;t\x07', '\x1b', '"', "'", '=', ': ', ',', '-', '.', '/', '@', '://',
+    'password', 'passwd: ', 'token=', 'API_KEY: ', '--password ', 'Authorization: Bearer ', 'AK' + 'IA', 'gh' + 'p_', 'eyJ',
+    '-----BEGIN RSA PRIVATE KEY-----', '-----END RSA PRIVATE KEY-----', '-----BEGIN PRIVATE KEY-----\n', '-----END PRIVATE KEY-----',
+    'correct', 'horse', 'Zq9-', 'vault', 'REF-', '1234', '4111 ', 'x y', 'yyz',
+    fake.awsKeyId, fake.github, fake.card, () => fake.card().replace(/(\d{4})(?=\d)/g, '$1 '), () => rand(5, '0123456789'), () => rand(300), () => 'a'.repeat(260),
+  ];
+  const text = fc.array(fc.nat({ max: pieces.length - 1 }), { minLength: 1, maxLength: 50 }).map((ix) =>
+    ix.map((i) => { const p = pieces[i]!; return typeof p === 'function' ? p() : p; }).join(''),
+  );
+  await fc.assert(
+    fc.asyncProperty(fc.nat({ max: configs.length - 1 }), text, fc.array(fc.nat({ max: 5000 }), { maxLength: 20 }), async (ci, t, rawCuts) => {
+      const m = configs[ci]!;
+      const buf = Buffer.from(t);
+      const whole = Buffer.from(m.maskText(t).text);
+      const out = await runChunks(m.createStream(), splitAt(buf, rawCuts.map((c) => c % (buf.length + 1))));
+      assert.ok(out.equals(whole), JSON.stringify({ ci, t, rawCuts }));
+      if (buf.length < 300) {
+        const bytewise = await runChunks(m.createStream(), splitAt(buf, Array.from({ length: buf.length }, (_, i) => i)));
+        assert.ok(bytewise.equals(whole), JSON.stringify({ ci, t, bytewise: true }));
+      }
+    }),
     { numRuns: 300 },
   );
 });

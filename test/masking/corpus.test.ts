@@ -80,3 +80,22 @@ test('CLI --report: JSON on stderr with detector ids, counts and byte offsets, n
   assert.equal(bytes.subarray(f.start, f.end).toString(), c.secrets[0]);
   for (const s of c.secrets) assert.ok(!r.stderr.includes(s), 'the report must not contain the secret');
 });
+
+test('public corpus: a colour code inserted anywhere inside a secret does not stop masking, and passes through', () => {
+  const m = compileMasker();
+  const failures: string[] = [];
+  for (const c of cases) {
+    for (const s of c.secrets) {
+      const at = c.input.indexOf(s);
+      for (const k of [1, Math.floor(s.length / 2), s.length - 1]) {
+        const seq = k % 2 ? '\x1b[1;32m' : '\x1b]8;;https://x\x1b\\';
+        const input = c.input.slice(0, at + k) + seq + c.input.slice(at + k);
+        const out = m.maskText(input).text;
+        if (!out.includes(seq)) failures.push(`${c.why}: sequence lost`);
+        const problems = grade(c, out.replace(seq, ''));
+        if (problems.length) failures.push(`${c.why} @${k}: ${problems.join('; ')}`);
+      }
+    }
+  }
+  assert.deepEqual(failures, []);
+});

@@ -32,6 +32,7 @@ test('token detectors mask the whole token, in sentences, quotes and assignments
   expectMasked('github-token', 'token ', fake.github());
   expectMasked('github-token', 'use ', fake.githubPat(), ' now\n');
   expectMasked('gitlab-token', 'x ', fake.gitlab());
+  expectMasked('gitlab-token', 'x ', fake.gitlab() + '.01.' + rand(9), '.\n');
   expectMasked('slack-token', '', fake.slack(), ' sent\n');
   expectMasked('stripe-key', 'k=', fake.stripe());
   expectMasked('stripe-key', 'k=', 'rk' + '_live_' + rand(20));
@@ -96,6 +97,8 @@ test('password-assignment: exact key and value boundaries of the spec', () => {
     ["export API_KEY='", v(), "'\n"],
     ['github_credential=', v(), '\n'],
     ['Password=', v(), '\n'],
+    ["ALTER USER app WITH PASSWORD '", v(), "';\n"], // a quoted value after a password key
+    ['password = ', v(), '\n'], // ini style
   ];
   for (const [before, value, after] of masked) expectMasked('password-assignment', before, value, after);
   for (const text of [

@@ -165,6 +165,24 @@ test('invalid shell, NUL bytes and over-long lines are always denied', async () 
   assert.equal((await decide('echo ' + '€'.repeat(5000))).decision, 'allow');
 });
 
+test('grammar quirks that would hide a command are refused (found by the differential test)', async () => {
+  const lines = [
+    "echo $'\\\\' ; rm -r / ; echo '\\'", // tree-sitter reads $'\\' as not ended
+    'v=""\\ls rm -r /', // assignment touching a word: bash runs rm
+    'echo "a"\\; rm -r /x', // string touching an escape
+    "echo 'a'\\ 'b'", // skipped escaped blank
+    "echo 'a'\\$", // stray $ token
+    'ls\n\\rm -r /x', // line break then backslash
+    'r\\\nm -r /x', // continuation inside a word
+    'ls2>/dev/null', // descriptor digit touching a word
+  ];
+  for (const line of lines) assert.equal((await decide(line)).decision, 'deny', JSON.stringify(line));
+  assert.deepEqual((await argvs("echo $'\\\\'"))[0], ['echo', '\\'], 'alone it is read right');
+  assert.equal((await decide("echo $'a\\'b'")).decision, 'allow', 'an escaped quote inside $\'…\' is fine');
+  assert.equal((await decide('echo $"hello"')).decision, 'allow', 'translated strings are fine');
+  assert.equal((await decide('ls \\\n  -la')).decision, 'allow', 'a continuation between words is fine');
+});
+
 test('the plain-word fast path agrees with the grammar', () => {
   for (const line of ['ls -la /var/log', 'git log --oneline -n 5', 'a=b ls', 'if', 'ls a=b  c', ' x ']) {
     const fast = plainWords(line);

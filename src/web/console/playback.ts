@@ -26,6 +26,8 @@ export interface Playback {
   segments: Segment[];
   /** asciicast v2 lines after the header: [time, code, data]. */
   events: [number, string, string][];
+  /** Indexes in `events` of the prompt lines added for the viewer (search skips them). */
+  banners: Set<number>;
   duration: number;
 }
 
@@ -106,6 +108,7 @@ export function buildPlayback(events: AuditRow[], session: string, recordingsDir
   let height = 0;
   const segments: Segment[] = [];
   const out: CastLine[] = [];
+  const banners = new Set<number>();
   for (const r of recs) {
     const file = recordingPath(recordingsDir, r.file);
     let text: string;
@@ -122,16 +125,20 @@ export function buildPlayback(events: AuditRow[], session: string, recordingsDir
     height = Math.max(height, cast.height);
     const label = (r.channel !== null ? commandOf.get(r.channel) : undefined) ?? (r.channel !== null ? `channel ${r.channel}` : r.file);
     out.push([round(offset), 'm', label.slice(0, 120)]);
+    banners.add(out.length);
+    // A viewer's prompt line before each command (not part of the sealed recording).
+    out.push([round(offset), 'o', (segments.length ? '\r\n' : '') + '\x1b[1;34m$ ' + label.replace(/[\x00-\x1f\x7f]/g, ' ').slice(0, 500) + '\x1b[0m\r\n']);
     let last = 0;
     for (const [t, code, data] of cast.events) {
       if (code !== 'o' && code !== 'r') continue;
       last = Math.max(last, t);
-      out.push([round(offset + t), code, data]);
+      // Exec channels without a terminal send bare LF: show it as a new line, as a terminal would with onlcr.
+      out.push([round(offset + t), code, code === 'o' ? data.replace(/(?<!\r)\n/g, '\r\n') : data]);
     }
     segments.push({ ...r, offset: round(offset), duration: round(last), label });
     offset += last + GAP;
   }
-  return { width: width || 80, height: height || 24, segments, events: out, duration: round(Math.max(0, offset - GAP)) };
+  return { width: width || 80, height: height || 24, segments, events: out, banners, duration: round(Math.max(0, offset - GAP)) };
 }
 
 export function playbackCast(p: Playback, title: string): string {
@@ -164,7 +171,8 @@ export function eventTimes(events: AuditRow[], p: Playback): Map<number, number>
     const ch = typeof e.body.channel === 'number' ? e.body.channel : null;
     const seg = ch !== null ? byChannel.get(ch) : undefined;
     if (seg) {
-      const t = e.type === 'command.result' || e.type === 'recording.sealed' ? seg.offset + seg.duration : seg.offset;
+      // A result sits just after the last output, so seeking there shows all of it.
+      const t = e.type === 'command.result' || e.type === 'recording.sealed' ? seg.offset + seg.duration + 0.01 : seg.offset;
       for (const s of pending) times.set(s, seg.offset);
       pending = [];
       times.set(e.seq, round(t));

@@ -62,8 +62,8 @@ export function searchSessions(db: Store, recordingsDir: string, query: string):
       if (i >= 0) push('output', lineTime, snippet(line, i, needle.length));
       line = '';
     };
-    for (const [t, code, data] of p.events) {
-      if (code !== 'o') continue;
+    for (const [i, [t, code, data]] of p.events.entries()) {
+      if (code !== 'o' || p.banners.has(i)) continue;
       for (const part of stripAnsi(data).split(/(\n)/)) {
         if (part === '\n') flush();
         else if (part) {

@@ -1,0 +1,153 @@
+/**
+ * Concurrency load: N agent connections (ssh2 Client, all in this process), each running one
+ * command per second for S seconds. Counts errors, collects per-command latencies, samples
+ * the gateway's RSS, and measures the memory of idle sessions before the load starts.
+ */
+import { Client, type ConnectConfig } from 'ssh2';
+import { quantile, round, rssMb, sleep } from './stats.js';
+
+export interface LoadResult {
+  sessions: number;
+  seconds: number;
+  commands: number;
+  errors: number;
+  /** First few error messages (for the report; never secrets: tokens are not in ssh2 errors). */
+  errorSamples: string[];
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** Peak RSS of the measured process during the load (MB), or null when no pid was given. */
+  rssMb: number | null;
+  /** (RSS with all sessions connected and idle − RSS before) ÷ sessions, in kB. */
+  idleSessionKb: number | null;
+  connectSeconds: number;
+}
+
+const CONNECT_PARALLEL = 16;
+const COMMAND_TIMEOUT_MS = 10_000;
+
+export async function connectClient(cfg: ConnectConfig, answer: string | null): Promise<Client> {
+  const client = new Client();
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.end();
+      reject(new Error('connect timeout'));
+    }, 60_000);
+    client.once('ready', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    client.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    if (answer !== null) client.on('keyboard-interactive', (_n, _i, _l, prompts, finish) => finish(prompts.map(() => answer)));
+    client.connect({ readyTimeout: 60_000, keepaliveInterval: 0, ...cfg });
+  });
+  client.on('error', () => undefined);
+  return client;
+}
+
+/** One exec on an open connection: resolves with the latency in ms, rejects on error, non-zero exit or timeout. */
+export function timedExec(client: Client, command: string, timeoutMs = COMMAND_TIMEOUT_MS): Promise<number> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`command timed out after ${timeoutMs} ms`)), timeoutMs);
+    client.exec(command, (err, ch) => {
+      if (err) {
+        clearTimeout(timer);
+        return reject(err);
+      }
+      let code: number | null = null;
+      ch.on('data', () => undefined);
+      ch.stderr.on('data', () => undefined);
+      ch.on('exit', (c: number | null) => (code = c));
+      ch.on('close', () => {
+        clearTimeout(timer);
+        if (code === 0) resolve(performance.now() - t0);
+        else reject(new Error(`exit status ${code}`));
+      });
+    });
+  });
+}
+
+export async function runLoad(opts: {
+  sessions: number;
+  seconds: number;
+  connect: () => Promise<Client>;
+  command: string;
+  /** Process whose RSS is sampled (the gateway). */
+  pid: number | null;
+}): Promise<LoadResult> {
+  const errorSamples: string[] = [];
+  let errors = 0;
+  const fail = (err: unknown) => {
+    errors++;
+    if (errorSamples.length < 5) errorSamples.push(String((err as Error)?.message ?? err));
+  };
+  const rssBefore = opts.pid ? rssMb(opts.pid) : null;
+  const clients: Client[] = [];
+  const t0 = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(CONNECT_PARALLEL, opts.sessions) }, async () => {
+      while (next < opts.sessions) {
+        next++;
+        try {
+          clients.push(await opts.connect());
+        } catch (err) {
+          fail(err);
+        }
+      }
+    }),
+  );
+  const connectSeconds = (performance.now() - t0) / 1000;
+  await sleep(1500);
+  const rssIdle = opts.pid ? rssMb(opts.pid) : null;
+  const idleSessionKb = rssBefore !== null && rssIdle !== null && clients.length ? ((rssIdle - rssBefore) * 1024) / clients.length : null;
+
+  let peak = rssIdle ?? 0;
+  const sampler = opts.pid
+    ? setInterval(() => {
+        try {
+          peak = Math.max(peak, rssMb(opts.pid!));
+        } catch {
+          /* process gone: the error count will show it */
+        }
+      }, 500)
+    : null;
+  const latencies: number[] = [];
+  const start = performance.now() + 100;
+  await Promise.all(
+    clients.map(async (client, i) => {
+      // Spread the sessions over the second so the load is steady, not a thundering herd.
+      const offset = (i / clients.length) * 1000;
+      for (let k = 0; k < opts.seconds; k++) {
+        const due = start + offset + k * 1000;
+        const wait = due - performance.now();
+        if (wait > 0) await sleep(wait);
+        try {
+          latencies.push(await timedExec(client, opts.command));
+        } catch (err) {
+          fail(err);
+        }
+      }
+    }),
+  );
+  if (sampler) clearInterval(sampler);
+  for (const c of clients) c.end();
+  await sleep(500);
+  return {
+    sessions: opts.sessions,
+    seconds: opts.seconds,
+    commands: latencies.length,
+    errors,
+    errorSamples,
+    p50Ms: round(quantile(latencies, 0.5), 2),
+    p99Ms: round(quantile(latencies, 0.99), 2),
+    maxMs: round(latencies.length ? latencies.reduce((a, b) => Math.max(a, b), 0) : NaN, 2),
+    rssMb: opts.pid ? round(peak, 1) : null,
+    idleSessionKb: idleSessionKb === null ? null : round(idleSessionKb, 1),
+    connectSeconds: round(connectSeconds, 2),
+  };
+}
