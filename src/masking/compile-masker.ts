@@ -73,7 +73,7 @@ const ANCHORS: Record<string, { group: 'token' | 'word' | 'digit'; re: string }>
   jwt: { group: 'token', re: 'eyJ' },
   'url-credentials': { group: 'token', re: '://' },
   'bearer-token': { group: 'word', re: 'authorization|bearer' },
-  'password-assignment': { group: 'word', re: 'pass|pwd|secret|token|key|credential' },
+  'password-assignment': { group: 'word', re: 'pass|pwd|secret|token|api[_-]?key|private[_-]?key|credential' },
   'credit-card': { group: 'digit', re: '[0-9]{3}(?:[0-9][ -]?[0-9]{4})' },
   'us-ssn': { group: 'digit', re: '[0-9]{3}(?:-[0-9]{2}-[0-9]{4})' },
 };

@@ -55,6 +55,8 @@ export interface GatewayOptions {
   upstreamHostKey?: string;
   policy?: string;
   extraYaml?: string;
+  /** Top-level YAML appended before `targets:` (e.g. a `limits:` block). */
+  topYaml?: string;
   /** Replaces the body of the `approvals:` block (default: `timeout: 20s`). */
   approvals?: string;
   /** Extra OIDC issuers (a real provider on loopback). */
@@ -92,7 +94,7 @@ ${opts.approvals ?? '  timeout: 20s\n'}audit:
   checkpointEvery: 50
   checkpointInterval: 5s
   witness: data/witness.jsonl
-targets:
+${opts.topYaml ?? ''}targets:
   local:
     kind: local
     shell: /bin/sh

@@ -46,3 +46,36 @@ test('a wrong master key or a tampered or swapped entry cannot be decrypted, and
     t.cleanup();
   }
 });
+
+test('shellgate vault add / list / remove never print a value', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { cliPath } = await import('../helpers/paths.js');
+  const t = tempDir();
+  try {
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(path.join(t.dir, 'policies'));
+    writeFileSync(path.join(t.dir, 'policies', 'default.yaml'), 'version: 1\nrules: []\n');
+    const cfg = path.join(t.dir, 'shellgate.yaml');
+    writeFileSync(cfg, 'identity:\n  devIssuer: true\nvault:\n  masterKey: ${MK}\n');
+    const env = { ...process.env, MK: randomBytes(32).toString('base64') };
+    const secret = 'pw-' + rand(20);
+    const run = (args: string[], input?: string) => spawnSync(process.execPath, [cliPath, 'vault', ...args, '--config', cfg], { env, input, encoding: 'utf8' });
+    const add = run(['add', 'db', '--password-stdin'], secret + '\n');
+    assert.equal(add.status, 0, add.stderr);
+    const keyFile = path.join(t.dir, 'k');
+    writeFileSync(keyFile, 'key-material-' + rand(30));
+    assert.equal(run(['add', 'web-key', '--key', keyFile]).status, 0);
+    const list = run(['list', '--json']);
+    assert.equal(list.status, 0);
+    assert.deepEqual(JSON.parse(list.stdout).map((e: { name: string; kind: string }) => [e.name, e.kind]), [['db', 'password'], ['web-key', 'private-key']]);
+    for (const r of [add, list]) assert.ok(!(r.stdout + r.stderr).includes(secret));
+    assert.equal(run(['remove', 'db']).status, 0);
+    assert.equal(run(['remove', 'db']).status, 1);
+    assert.equal(run(['add', 'x']).status, 2, 'needs --key or --password-stdin');
+    const wrongKey = spawnSync(process.execPath, [cliPath, 'vault', 'list', '--config', cfg], { env: { ...env, MK: 'short' }, encoding: 'utf8' });
+    assert.equal(wrongKey.status, 2);
+    assert.match(wrongKey.stderr, /vault\.masterKey: must be 32 bytes/);
+  } finally {
+    t.cleanup();
+  }
+});

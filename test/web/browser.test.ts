@@ -146,7 +146,7 @@ test('sign in, replay a session recorded through OpenSSH, seek from the timeline
   assert.equal(decided.approver, 'carol');
 
   // Live view of a running session, then terminate it.
-  const running = ssh(`sh -c 'echo live-${tag}; sleep 30'`);
+  const running = ssh(`sh -c 'while true; do echo live-${tag}; sleep 0.2; done'`);
   let live: any[] = [];
   for (let i = 0; i < 100 && live.length === 0; i++) {
     live = await apiJson('/api/live');
@@ -156,7 +156,8 @@ test('sign in, replay a session recorded through OpenSSH, seek from the timeline
   await page.goto(`${env.base}/live`);
   await page.click(`a[href="/live/${live[0].session}"]`);
   await page.waitForSelector('#watch-status:text("watching")');
-  // Output after the watcher joined reaches it too (this one was printed before: wait for more).
+  await page.waitForSelector(`#terminal:has-text("live-${tag}")`);
+  assert.equal(await page.locator('#terminal').getAttribute('contenteditable'), null, 'read-only');
   await page.screenshot({ path: path.join(SHOTS, 'live.png'), fullPage: true });
   await page.fill('#terminate input[name="reason"]', 'test over');
   await page.click('#terminate button');

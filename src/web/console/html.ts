@@ -58,6 +58,7 @@ export function layout(c: Chrome, main: Raw): Raw {
     : html``;
   return html`<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${c.title} · shellgate</title>
+<link rel="icon" href="/assets/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/assets/console.css">
 ${c.player ? html`<link rel="stylesheet" href="/assets/asciinema-player.css">` : ''}
 ${c.csrf ? html`<meta name="csrf-token" content="${c.csrf}">` : ''}

@@ -25,7 +25,7 @@ export function loginPage(opts: { configured: boolean; error: string | null }): 
 
 export function signedInPage(): Raw {
   return html`<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=/sessions"><title>Signed in · shellgate</title>
-<link rel="stylesheet" href="/assets/console.css"></head><body><main><p>Signed in. <a href="/sessions">Continue to the console</a>.</p></main></body></html>`;
+<link rel="icon" href="/assets/favicon.svg" type="image/svg+xml"><link rel="stylesheet" href="/assets/console.css"></head><body><main><p>Signed in. <a href="/sessions">Continue to the console</a>.</p></main></body></html>`;
 }
 
 export function sessionsPage(c: Chrome, f: SessionFilter, sessions: SessionSummary[], live: Set<string>): Raw {

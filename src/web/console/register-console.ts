@@ -45,6 +45,8 @@ export interface ConsoleHandle {
   sessions: WebSessions;
 }
 
+const FAVICON_SVG =
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#18202b"/><path d="M4 5l3 3-3 3M8 11h4" stroke="#7aa2ff" stroke-width="1.6" fill="none"/></svg>';
 const LOGIN_TTL_MS = 10 * 60_000;
 const MAX_PENDING_LOGINS = 1000;
 const require = createRequire(import.meta.url);
@@ -111,9 +113,14 @@ export function registerConsoleRoutes(web: WebServer, deps: ConsoleDeps): Consol
   const assets = new Map<string, { type: string; body: Buffer }>([
     ['console.js', { type: 'text/javascript; charset=utf-8', body: Buffer.from(CONSOLE_JS) }],
     ['console.css', { type: 'text/css; charset=utf-8', body: Buffer.from(CONSOLE_CSS) }],
+    ['favicon.svg', { type: 'image/svg+xml', body: Buffer.from(FAVICON_SVG) }],
     ['asciinema-player.min.js', { type: 'text/javascript; charset=utf-8', body: readFileSync(playerDir('asciinema-player.min.js')) }],
     ['asciinema-player.css', { type: 'text/css; charset=utf-8', body: readFileSync(playerDir('asciinema-player.css')) }],
   ]);
+  router.add('GET', '/favicon.ico', (ctx) => {
+    ctx.res.writeHead(301, { location: '/assets/favicon.svg', 'content-length': 0 });
+    ctx.res.end();
+  });
   router.add('GET', '/assets/:name', (ctx) => {
     const a = assets.get(ctx.params.name ?? '');
     if (!a) throw new HttpError(404, 'not found');
@@ -319,8 +326,16 @@ export function registerConsoleRoutes(web: WebServer, deps: ConsoleDeps): Consol
       throw err;
     }
   };
-  router.wrap('POST', '/api/approvals/:id/approve', (ctx, next) => (ctx.auth?.kind === 'session' ? decideWeb(ctx, 'approve') : next(ctx)));
-  router.wrap('POST', '/api/approvals/:id/deny', (ctx, next) => (ctx.auth?.kind === 'session' ? decideWeb(ctx, 'deny') : next(ctx)));
+  // Once console roles are configured, an OIDC bearer token decides only with the approver role too
+  // (without roles, the approvals API keeps its own rules: any identity, limited by approverGroups).
+  const rolesConfigured = roleMap.approver.length + roleMap.admin.length > 0;
+  for (const decision of ['approve', 'deny'] as const) {
+    router.wrap('POST', `/api/approvals/:id/${decision}`, (ctx, next) => {
+      if (ctx.auth?.kind === 'session') return decideWeb(ctx, decision);
+      if (ctx.auth?.kind === 'oidc' && rolesConfigured) requireRole(ctx, roleMap, 'approver');
+      return next(ctx);
+    });
+  }
   page('/approvals', (ctx) => {
     requireReader(ctx, roleMap);
     const canDecide = rolesFor(ctx.auth, roleMap).has('approver');
