@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Config, TargetConfig } from '../config/types.js';
 import type { Identity } from '../identity/types.js';
 import type { PtyRequest, UpstreamProcess } from '../upstream/types.js';
+import type { Recorder } from '../audit/index.js';
 import { authenticate, type AuthDeps } from './authenticate.js';
 import type { ConnectionState, GatewayDeps } from './context.js';
 import { forTerminal, msg } from './messages.js';
@@ -179,6 +180,7 @@ export class SshGateway {
     let pty: PtyRequest | null = null;
     const env: Record<string, string> = {};
     let up: UpstreamProcess | null = null;
+    let recorder: Recorder | null = null;
     let started = false;
 
     session.on('pty', (accept, reject, info) => {
@@ -189,6 +191,7 @@ export class SshGateway {
     session.on('window-change', (accept, _reject, info) => {
       if (pty) Object.assign(pty, { cols: info.cols, rows: info.rows, width: info.width, height: info.height });
       up?.resize(info.cols, info.rows, info.width, info.height);
+      recorder?.resize(info.cols, info.rows);
       accept?.();
     });
     session.on('env', (accept, reject, info) => {
@@ -231,8 +234,9 @@ export class SshGateway {
         command,
         pty,
         env,
-        onUpstream: (u) => {
+        onUpstream: (u, r) => {
           up = u;
+          recorder = r;
         },
       })
         .catch((err: Error) => {

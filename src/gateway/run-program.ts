@@ -14,8 +14,8 @@ export interface ChannelRequest {
   command: string | null;
   pty: PtyRequest | null;
   env: Record<string, string>;
-  /** Set once the upstream program runs, so window-change and signal requests reach it. */
-  onUpstream(up: UpstreamProcess): void;
+  /** Set once the upstream program runs, so window-change and signal requests reach it (and the recording). */
+  onUpstream(up: UpstreamProcess, recorder: Recorder | null): void;
 }
 
 /** Finish the agent's channel: exit status (or signal) first, then EOF and close (RFC 4254 §6.10). */
@@ -185,7 +185,7 @@ export async function runProgram(deps: GatewayDeps, conn: ConnectionState, ch: S
     return;
   }
   if (agentGone) up.close();
-  req.onUpstream(up);
+  req.onUpstream(up, recorder);
 
   const live: LiveChannel = {
     session: conn.session,
@@ -271,6 +271,7 @@ async function sealAndLog(
       detectors,
       ...(exit.message ? { error: exit.message } : {}),
     });
+    deps.log.info({ ...base, exit: exit.code, signal: exit.signal, bytesOut, detectors }, 'command finished');
   } catch (err) {
     deps.log.error({ ...base, err: (err as Error).message }, 'audit append failed after the command ran');
   }

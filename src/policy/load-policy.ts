@@ -14,8 +14,6 @@ export interface CompiledRule extends RuleInfo {
   /** null = everyone. */
   readonly subjects: readonly { kind: 'group' | 'sub'; re: RegExp }[] | null;
   readonly targets: readonly RegExp[] | null;
-  /** Position in the file (for messages). */
-  readonly line: number;
 }
 
 export class Policy implements CompiledPolicy {
@@ -243,7 +241,6 @@ function compileRule(item: YamlNode, ids: Set<string>, fail: Fail): CompiledRule
     if (!isScalar(n) || typeof n.value !== 'boolean') fail(n ?? item, 'interactive: must be true or false', id);
     interactive = (n as { value: boolean }).value;
   }
-  const line = 0;
   return Object.freeze({
     id: id!,
     decision: decision as Decision,
@@ -253,7 +250,6 @@ function compileRule(item: YamlNode, ids: Set<string>, fail: Fail): CompiledRule
     patterns,
     subjects,
     targets,
-    line,
   });
 }
 

@@ -4,6 +4,9 @@ import type { Client, ClientChannel } from 'ssh2';
 import { startSshd, type SshdHandle } from '../helpers/sshd.js';
 import { startGateway, type GatewayHandle } from '../helpers/gateway.js';
 import { connectAgent } from '../helpers/ssh2-agent.js';
+import { waitForEvents } from '../helpers/events.js';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 
 let sshd: SshdHandle;
 let gw: GatewayHandle;
@@ -55,6 +58,14 @@ test('window-change requests reach the program (stty size), on local and ssh tar
     ch.write('exit\n');
     await new Promise((r) => ch.once('close', r));
     c.end();
+  }
+  // The recordings got the resize as asciicast "r" events.
+  const ev = await waitForEvents(gw.dir, (e) => e.filter((x) => x.type === 'recording.sealed').length >= 2);
+  for (const sealed of ev.filter((e) => e.type === 'recording.sealed')) {
+    const cast = readFileSync(path.join(gw.dir, 'recordings', String(sealed.body.file)), 'utf8').trim().split('\n');
+    const header = JSON.parse(cast[0]!) as { width: number; height: number };
+    assert.deepEqual([header.width, header.height], [100, 30]);
+    assert.ok(cast.slice(1).some((l) => { const e = JSON.parse(l) as [number, string, string]; return e[1] === 'r' && e[2] === '120x40'; }), 'no resize event');
   }
 });
 

@@ -19,6 +19,8 @@ export const USERS: Record<string, string[]> = {
   erin: ['approvers'],
   carol: ['admins'],
   dave: ['staff'],
+  // The agent's own subject, as an approver: self-approval must be refused.
+  'agent-1': ['approvers'],
 };
 
 async function freePort(): Promise<number> {
