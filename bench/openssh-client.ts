@@ -5,7 +5,7 @@
  * timed exec measures the byte stream, not the handshake.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ASKPASS, sshArgs } from '../test/helpers/openssh.js';
 
@@ -64,8 +64,13 @@ export function ssh(
 
 /** A ControlMaster connection (authenticated once, backgrounded by -f) and a way to close it. */
 export async function openMaster(ep: Endpoint, socket: string): Promise<{ extra: string[]; close(): Promise<void> }> {
-  const r = await ssh(ep, ['-M', '-S', socket, '-N', '-f', '-o', 'ControlPersist=no'], null, 30_000);
-  if (r.code !== 0) throw new Error(`ssh master failed (${r.code}): ${r.stderr.trim()}`);
+  // The backgrounded master keeps whatever stdio it inherits: give it none, and wait for the
+  // foreground process to exit (not for pipes to close, which they never would).
+  const child = spawn('ssh', [...ep.args, '-M', '-S', socket, '-N', '-f', '-o', 'ControlPersist=no', '-o', 'LogLevel=ERROR', '-E', socket + '.log', ep.dest], { env: ep.env, stdio: 'ignore' });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+  clearTimeout(timer);
+  if (code !== 0) throw new Error(`ssh master failed (${code}): ${readLog(socket + '.log')}`);
   const extra = ['-S', socket, '-o', 'ControlMaster=no'];
   return { extra, close: async () => void (await ssh(ep, ['-S', socket, '-O', 'exit'], null, 10_000)) };
 }
@@ -90,4 +95,12 @@ export async function bulkOnce(ep: Endpoint, masterExtra: string[], file: string
   const got = Number(out.trim());
   if (code !== 0 || got !== expectBytes) throw new Error(`bulk transfer got ${got} of ${expectBytes} bytes (exit ${code}): ${err.trim().slice(0, 300)}`);
   return expectBytes / 1e6 / secs;
+}
+
+function readLog(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim().slice(0, 500);
+  } catch {
+    return '(no log)';
+  }
 }

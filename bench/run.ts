@@ -11,7 +11,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Client } from 'ssh2';
-import { startGateway, type GatewayHandle } from '../test/helpers/gateway.js';
+import { launchGateway, type BenchGateway } from './launch-gateway.js';
 import { startSshd, type SshdHandle } from '../test/helpers/sshd.js';
 import { tempDir } from '../test/helpers/tmp.js';
 import { lineChart } from './chart.js';
@@ -27,8 +27,6 @@ const P = quick
 const benchDir = path.dirname(fileURLToPath(import.meta.url)).replace(`${path.sep}dist${path.sep}bench`, `${path.sep}bench`);
 const log = (s: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
 
-/** Top-level keys appended to every bench gateway's config: quieter logs (the audit log is still written). */
-const QUIET = 'logLevel: warn\n';
 const PLAIN = 'masking:\n  enabled: false\nrecording:\n  enabled: false\n';
 
 interface Upstream {
@@ -104,18 +102,18 @@ async function main(): Promise<void> {
   const dir = t.dir;
   let sshd: SshdHandle | null = null;
   let up: Upstream | null = null;
-  const gws: GatewayHandle[] = [];
+  const gws: BenchGateway[] = [];
   try {
     log(`${quick ? 'quick' : 'full'} run in ${dir}`);
     sshd = await startSshd();
     up = await startSsh2Upstream(dir);
     const upTarget = `  bench-up:\n    host: 127.0.0.1\n    port: ${up.port}\n    user: bench\n    credential: web-key\n    hostKey: "${up.fingerprint}"\n    policy: test\n    maxChannels: 10\n`;
-    const gwFull = await startGateway({ sshd, extraYaml: upTarget + QUIET });
+    const gwFull = await launchGateway({ sshd, extraYaml: upTarget });
     gws.push(gwFull);
-    const gwPlain = await startGateway({ sshd, extraYaml: PLAIN + QUIET });
+    const gwPlain = await launchGateway({ sshd, extraYaml: PLAIN });
     gws.push(gwPlain);
     const direct = directEndpoint(sshd.port, sshd.clientKeyFile, sshd.hostKeyPub, sshd.user, dir);
-    const gwEp = async (gw: GatewayHandle, target = 'web-1') => gatewayEndpoint(gw.sshPort, gw.knownHostsFile, target, await gw.token('bench-agent', ['agents'], 3600));
+    const gwEp = async (gw: BenchGateway, target = 'web-1') => gatewayEndpoint(gw.sshPort, gw.knownHostsFile, target, await gw.token('bench-agent', ['agents'], 3600));
 
     // 1. Bulk throughput.
     const bulkFile = path.join(dir, 'bulk.txt');

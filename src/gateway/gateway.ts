@@ -10,6 +10,7 @@ import { authenticate, type AuthDeps } from './authenticate.js';
 import type { ConnectionState, GatewayDeps } from './context.js';
 import { forTerminal, msg } from './messages.js';
 import { runProgram } from './run-program.js';
+import { runGuardedShell } from './guarded/run-guarded-shell.js';
 import { newSessionId } from './session-id.js';
 import type { GatewayControl } from './live-hub.js';
 
@@ -219,7 +220,7 @@ export class SshGateway {
       this.refused(c, 'subsystem', 'sftp');
     });
 
-    const start = (ch: ServerChannel, command: string | null) => {
+    const start = (ch: ServerChannel, command: string | null, run: typeof runProgram = runProgram) => {
       started = true;
       c.openChannels++;
       if (c.openChannels > limits.maxChannelsPerConnection) {
@@ -229,7 +230,7 @@ export class SshGateway {
         c.openChannels--;
         return;
       }
-      runProgram(this.deps, c, ch, {
+      run(this.deps, c, ch, {
         channelNo,
         command,
         pty,
@@ -262,6 +263,10 @@ export class SshGateway {
       const policy = this.deps.policies.get(c.target.policy);
       if (policy.shell === 'passthrough') {
         start(accept(), null);
+        return;
+      }
+      if (policy.shell === 'guarded') {
+        start(accept(), null, runGuardedShell);
         return;
       }
       // Accept only to explain: a bare reject leaves OpenSSH with a cryptic "shell request failed".

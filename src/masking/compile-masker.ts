@@ -6,9 +6,10 @@ import {
   awsAccessKeyId, awsSecretAccessKey, bearerToken, githubToken, gitlabToken, googleApiKey, jwt, slackToken, stripeKey, urlCredentials,
 } from './detect-tokens.js';
 import { vaultedDetector, vaultedNeedles } from './detect-vaulted.js';
+import { MIN_LONG, NeedleIndex } from './needle-index.js';
 import type { CompiledDetectors } from './compiled.js';
 import type { DetectFn } from './segment.js';
-import { MaskEngine, type Finding } from './mask-engine.js';
+import { MaskEngine, renderPieces, type Finding } from './mask-engine.js';
 import { MaskStream } from './mask-stream.js';
 
 export interface MaskerOptions {
@@ -175,7 +176,7 @@ export function compileDetectors(opts: MaskerOptions = {}): CompiledDetectors {
       if (needles.length > 0) {
         vaultedFn = vaultedDetector(needles);
         fns.push(vaultedFn);
-        groups.vaulted!.push(...needles.map(escapeRe));
+        groups.vaulted!.push(...needles.filter((nd) => nd.length < MIN_LONG).map(escapeRe));
       }
       continue;
     }
@@ -194,6 +195,7 @@ export function compileDetectors(opts: MaskerOptions = {}): CompiledDetectors {
     vaultedFn,
     prefilters,
     needles,
+    longNeedles: enabled.includes(ALWAYS_ON) && needles.some((nd) => nd.length >= MIN_LONG) ? new NeedleIndex(needles.filter((nd) => nd.length >= MIN_LONG)) : null,
     privateKey: enabled.includes('private-key'),
     priority,
     maxLen,
@@ -207,7 +209,8 @@ export function compileMasker(opts: MaskerOptions = {}): Masker {
     maskText(text: string) {
       if (typeof text !== 'string') throw new TypeError('maskText: text must be a string');
       const engine = new MaskEngine(d);
-      const out = engine.write(Buffer.from(text, 'utf8').toString('latin1')) + engine.end();
+      const input = Buffer.from(text, 'utf8').toString('latin1');
+      const out = renderPieces([...engine.write(input), ...engine.end()], input);
       return { text: Buffer.from(out, 'latin1').toString('utf8'), findings: engine.findings.slice() };
     },
     createStream() {

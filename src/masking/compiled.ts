@@ -1,3 +1,4 @@
+import type { NeedleIndex } from './needle-index.js';
 import type { DetectFn } from './segment.js';
 
 /** Everything compileMasker validated and built once, shared by every stream. */
@@ -12,6 +13,8 @@ export interface CompiledDetectors {
   readonly prefilters: readonly RegExp[];
   /** The vaulted strings (UTF-8 byte strings). */
   readonly needles: readonly string[];
+  /** The long vaulted strings, found by sampled hashing (short ones are in `prefilters`). */
+  readonly longNeedles: NeedleIndex | null;
   /** `private-key` enabled. */
   readonly privateKey: boolean;
   /** Priority of each detector id for de-duplicating findings. */

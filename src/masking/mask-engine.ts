@@ -11,6 +11,20 @@ export interface Finding {
   end: number;
 }
 
+/**
+ * Output of the engine: masked text as strings (one char per byte), and input
+ * bytes that pass unchanged as ranges [s, e) of input byte offsets, so a
+ * stream can send its input buffers on without re-encoding them.
+ */
+export type Piece = string | { s: number; e: number };
+
+/** Join pieces into a binary string, taking unchanged ranges from `input` (the whole input, one char per byte). */
+export function renderPieces(pieces: readonly Piece[], input: string): string {
+  let out = '';
+  for (const p of pieces) out += typeof p === 'string' ? p : input.slice(p.s, p.e);
+  return out;
+}
+
 /** Findings kept per stream for reports; counts go on after this. */
 export const MAX_FINDINGS = 10_000;
 
@@ -38,25 +52,32 @@ export class MaskEngine {
   private rawRest = '';
   private absBase = 0;
   private pem: { end: string; start: number } | null = null;
+  /** Input byte offset of the next byte to output. */
+  private outAbs = 0;
   readonly counts: Record<string, number> = {};
   readonly findings: Finding[] = [];
 
   constructor(private readonly d: CompiledDetectors) {}
 
+  /** Input byte offset of the first byte not output yet: input before it is no longer needed. */
+  outputPosition(): number {
+    return this.outAbs;
+  }
+
   /** Add a chunk (binary string); returns what can be output now. */
-  write(chunk: string): string {
+  write(chunk: string): Piece[] {
     this.take(this.rawRest + chunk, false);
     return this.run(Mode.Chunk);
   }
 
   /** Nothing arrived for a while: release the tail (still scanned). A private key stays masked. */
-  idle(): string {
+  idle(): Piece[] {
     this.take(this.rawRest, true);
     return this.run(Mode.Idle);
   }
 
   /** End of input: everything left, scanned as complete. */
-  end(): string {
+  end(): Piece[] {
     this.take(this.rawRest, true);
     return this.run(Mode.End);
   }
@@ -76,8 +97,8 @@ export class MaskEngine {
     this.text += st.clean;
   }
 
-  private run(mode: Mode): string {
-    const out: string[] = [];
+  private run(mode: Mode): Piece[] {
+    const out: Piece[] = [];
     const L = this.d.maxLen;
     for (;;) {
       const t = this.text;
@@ -128,7 +149,7 @@ export class MaskEngine {
       this.trim(mode === Mode.End ? n : a);
       break;
     }
-    return out.join('');
+    return out;
   }
 
   /** Complete lines [0, end): only lines with a prefilter hit are scanned (all lines when policy regexes exist). */
@@ -149,8 +170,9 @@ export class MaskEngine {
           pf.lastIndex = t.indexOf('\n', m.index) + 1; // one hit per line is enough
         }
       }
+      if (this.d.longNeedles) this.d.longNeedles.scan(t, end, (at) => lines.push(at === 0 ? 0 : t.lastIndexOf('\n', at - 1) + 1));
       if (lines.length === 0) return null;
-      if (this.d.prefilters.length > 1) lines.sort((x, y) => x - y);
+      lines.sort((x, y) => x - y);
     }
     let prev = -1;
     for (const ls of lines) {
@@ -190,7 +212,22 @@ export class MaskEngine {
   }
 
   /** Output text[emitted, to) with spans masked, and the sequences up to `to`. */
-  private emit(out: string[], to: number, spans: Span[], record: boolean): void {
+  /** Append unchanged input bytes (merged with the previous range when adjacent). */
+  private raw(out: Piece[], len: number): void {
+    if (len <= 0) return;
+    const last = out.length > 0 ? out[out.length - 1] : undefined;
+    if (last !== undefined && typeof last !== 'string' && last.e === this.outAbs) last.e += len;
+    else out.push({ s: this.outAbs, e: this.outAbs + len });
+    this.outAbs += len;
+  }
+
+  private masked(out: Piece[], t: string, x: number, y: number): void {
+    if (y <= x) return;
+    out.push(stars(t, x, y));
+    this.outAbs += y - x;
+  }
+
+  private emit(out: Piece[], to: number, spans: Span[], record: boolean): void {
     const from = this.emitted;
     if (to < from) to = from;
     const rel = spans.filter((sp) => sp.e > from && sp.s < to);
@@ -213,11 +250,17 @@ export class MaskEngine {
       while (this.nextSeq < this.seqs.length && this.seqs[this.nextSeq]!.at < y) {
         const q = this.seqs[this.nextSeq++]!;
         const at = Math.max(q.at, x);
-        if (at > x) out.push(masked ? stars(t, x, at) : t.slice(x, at));
-        out.push(q.s);
+        if (at > x) {
+          if (masked) this.masked(out, t, x, at);
+          else this.raw(out, at - x);
+        }
+        this.raw(out, q.s.length);
         x = at;
       }
-      if (y > x) out.push(masked ? stars(t, x, y) : t.slice(x, y));
+      if (y > x) {
+        if (masked) this.masked(out, t, x, y);
+        else this.raw(out, y - x);
+      }
     };
     let masked = false;
     while (pos < to) {
@@ -235,7 +278,7 @@ export class MaskEngine {
       }
     }
     // sequences sitting right at `to` go out now: they are not text
-    while (this.nextSeq < this.seqs.length && this.seqs[this.nextSeq]!.at <= to) out.push(this.seqs[this.nextSeq++]!.s);
+    while (this.nextSeq < this.seqs.length && this.seqs[this.nextSeq]!.at <= to) this.raw(out, this.seqs[this.nextSeq++]!.s.length);
     this.emitted = to;
   }
 

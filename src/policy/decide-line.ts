@@ -24,7 +24,7 @@ export function decideLine(policy: CompiledPolicy, line: string, ctx: DecideCont
     if (cacheable) decisionCache.set(key, result);
     return result;
   } catch (err) {
-    if (err instanceof TypeError && !(policy instanceof Policy)) throw err;
+    // Fail closed: a bug or a misused API denies the line instead of throwing into the gateway.
     return { decision: 'deny', rule: null, reason: `internal error while deciding: ${(err as Error)?.message ?? String(err)}`, commands: [] };
   }
 }
@@ -61,7 +61,8 @@ function argvOf(part: Part): { argv: string[]; unknown?: boolean[] } {
 }
 
 function show(argv: string[]): string {
-  const s = argv.length ? quote(argv) : '';
+  // Only the start is shown: quoting all of a 16 KiB argv would cost more than deciding it.
+  const s = argv.length ? quote(argv.slice(0, 12)) + (argv.length > 12 ? ' …' : '') : '';
   return s.length > 120 ? s.slice(0, 119) + '…' : s;
 }
 

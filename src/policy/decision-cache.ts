@@ -32,6 +32,9 @@ export const CACHE_MAX_LINE = 4096;
 export const decisionCache = new LruCache<LineDecision>(20_000);
 
 export function cacheKey(version: string, line: string, subject: string, groups: readonly string[], target: string): string {
-  // \u0000 cannot occur in a decided line (a NUL is denied before the cache) nor sensibly in names.
-  return `${version}\u0000${subject}\u0000${groups.join('\u0001')}\u0000${target}\u0000${line}`;
+  // Length prefixes make the key unambiguous whatever the names hold (a crafted subject must
+  // never collide with another identity's entry).
+  let k = `${version}|${subject.length}:${subject}|${target.length}:${target}|${groups.length}`;
+  for (const g of groups) k += `|${g.length}:${g}`;
+  return `${k}|${line}`;
 }

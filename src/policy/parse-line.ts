@@ -59,22 +59,49 @@ export function parseLine(line: string): ParsedLine {
   return plainWords(line) ?? parseWithGrammar(line);
 }
 
-/** Characters that bash never treats specially (no quoting, expansion, globbing, operators, comments). */
+/** Characters that bash never treats specially (no quoting, expansion, globbing, comments)… */
 const PLAIN = /^[A-Za-z0-9_\-./:,@+= ]*$/;
+/** …plus the list and pipeline operators. */
+const PLAIN_OPS = /^[A-Za-z0-9_\-./:,@+= |&;]*$/;
+const PLAIN_TOKEN = /\|\||&&|[|&;]|[^ |&;]+| +/g;
 const RESERVED = new Set(['if', 'then', 'elif', 'else', 'fi', 'for', 'while', 'until', 'do', 'done', 'case', 'esac', 'select', 'function', 'in', 'time', 'coproc']);
 
 /**
- * Fast path for the common line made of plain words only: splitting at spaces is then exactly
- * what bash does. Anything else (or a reserved word / assignment first) goes to the grammar.
+ * Fast path for the common line made of plain words, optionally joined by `|` `;` `&&` `||` `&`:
+ * splitting at blanks and operators is then exactly what bash does. Anything else (an empty
+ * command, `|&`, a reserved word or an assignment first) goes to the grammar.
  * Checked against the grammar by a property test.
  */
 export function plainWords(line: string): ParsedLine | null {
-  if (line.length > 1024 || !PLAIN.test(line)) return null;
-  const parts = line.split(' ').filter((w) => w !== '');
-  if (parts.length === 0) return null;
-  const first = parts[0]!;
-  if (first.includes('=') || RESERVED.has(first)) return null;
-  return { invalid: null, items: [{ kind: 'cmd', words: parts.map(knownWord), assigns: [] }] };
+  if (line.length > 1024) return null;
+  const simple = PLAIN.test(line);
+  if (!simple && !PLAIN_OPS.test(line)) return null;
+  const items: Item[] = [];
+  let words: string[] = [];
+  let lastOp = '';
+  const finish = (): boolean => {
+    const first = words[0];
+    if (first === undefined || first.includes('=') || RESERVED.has(first)) return false;
+    items.push({ kind: 'cmd', words: words.map((w) => knownWord(w)), assigns: [] });
+    words = [];
+    return true;
+  };
+  if (simple) {
+    words = line.split(' ').filter((w) => w !== '');
+    return words.length && finish() ? { invalid: null, items } : null;
+  }
+  PLAIN_TOKEN.lastIndex = 0;
+  for (let m = PLAIN_TOKEN.exec(line); m; m = PLAIN_TOKEN.exec(line)) {
+    const t = m[0];
+    if (t.charCodeAt(0) === 32) continue;
+    if (t === '|' || t === '||' || t === '&&' || t === ';' || t === '&') {
+      if (!finish()) return null;
+      lastOp = t;
+    } else words.push(t);
+  }
+  if (words.length) return finish() ? { invalid: null, items } : null;
+  // A trailing `;` or `&` ends the last command; a trailing `|`, `&&`, `||` is incomplete.
+  return items.length && (lastOp === ';' || lastOp === '&') ? { invalid: null, items } : null;
 }
 
 /** Parses with tree-sitter-bash. */
@@ -84,6 +111,10 @@ export function parseWithGrammar(line: string): ParsedLine {
   try {
     const root = tree.rootNode;
     if (root.hasError) return { invalid: describeError(root), items: [] };
+    // The grammar can skip text silently (`- x=1` parses as just `x=1`): all of it must be covered.
+    if (!GAP.test(line.slice(0, root.startIndex)) || !GAP.test(line.slice(root.endIndex))) {
+      return { invalid: 'not valid shell here: text the grammar skipped', items: [] };
+    }
     const items: Item[] = [];
     walk(root, items, 0);
     return { invalid: null, items };
@@ -119,21 +150,24 @@ const REDIRECTS = new Set(['file_redirect', 'heredoc_redirect', 'herestring_redi
  * bash joins tokens that touch (`"a"\b` is one word, `v=""\ls` one assignment); tree-sitter-bash
  * sometimes splits them into sibling nodes. Such a line is refused: guessing could hide a command.
  */
-function splitWordProblem(node: Node, out: Item[], wordContext = false): boolean {
+function splitWordProblem(node: Node, out: Item[], inCommand: 'command' | 'words' | false = false): boolean {
+  const gap = inCommand ? WORD_GAP : GAP;
   const raw = node.text;
   const base = node.startIndex;
-  let prevEnd = -1;
+  let prevEnd = base;
   let prev: Node | null = null;
-  for (const c of children(node)) {
+  const kids = children(node);
+  for (const c of kids) {
     // What lies between two children must be blanks: anything else was skipped by the grammar
     // (it drops `\ ` after a quoted string: `'a'\ 'b'` is one word for bash).
-    if (prevEnd >= 0 && c.startIndex > prevEnd && !GAP.test(raw.slice(prevEnd - base, c.startIndex - base))) {
+    if (c.startIndex > prevEnd && !gap.test(raw.slice(prevEnd - base, c.startIndex - base))) {
       out.push({ kind: 'deny', reason: 'not valid shell here: text the grammar skipped', text: clip(raw) });
       return true;
     }
     prevEnd = c.endIndex;
     // An anonymous `$` is a word piece too (`"a"\$` arrives as a string and a `$` token).
-    if ((!c.isNamed && c.type !== '$' && !wordContext) || c.type === 'comment') {
+    // In a simple command every token is a word piece (`==` arrives as an anonymous token).
+    if ((!c.isNamed && c.type !== '$' && inCommand !== 'command') || c.type === 'comment') {
       prev = null;
       continue;
     }
@@ -147,11 +181,20 @@ function splitWordProblem(node: Node, out: Item[], wordContext = false): boolean
     }
     prev = c;
   }
+  if (kids.length && !gap.test(raw.slice(prevEnd - base))) {
+    out.push({ kind: 'deny', reason: 'not valid shell here: text the grammar skipped', text: clip(raw) });
+    return true;
+  }
   return false;
 }
 
 /** Blanks, line breaks and line continuations: the only text allowed between statement tokens. */
 const GAP = /^(?:[ \t\n]|\\\n)*$/;
+/**
+ * Inside one simple command a bare line break ends the command for bash; the grammar sometimes
+ * carries on (`echo ==⏎rm -rf /` became one echo): only blanks and continuations may separate words.
+ */
+const WORD_GAP = /^(?:[ \t]|\\\n)*$/;
 
 function walk(node: Node, out: Item[], depth: number): void {
   if (depth > MAX_TREE_DEPTH) {
@@ -207,7 +250,7 @@ function walk(node: Node, out: Item[], depth: number): void {
       const sub: Item[] = [];
       const words: Word[] = [];
       const dangerous: string[] = [];
-      if (splitWordProblem(node, out)) return;
+      if (splitWordProblem(node, out, type === 'test_command' ? false : 'words')) return;
       flattenWords(node, words, sub, dangerous, depth);
       out.push({ kind: 'cmd', words, assigns: [] });
       for (const name of dangerous) out.push({ kind: 'unanalyzable', reason: `assignment to ${name}`, text: clip(node.text) });
@@ -282,7 +325,7 @@ function redirectedStatement(node: Node, out: Item[], depth: number): void {
 }
 
 function simpleCommand(node: Node, outerRedirects: Node[], out: Item[], depth: number): void {
-  if (splitWordProblem(node, out, true)) return;
+  if (splitWordProblem(node, out, 'command')) return;
   const assigns: Assignment[] = [];
   const words: Word[] = [];
   const sub: Item[] = [];
@@ -320,7 +363,7 @@ function redirect(node: Node, out: Item[], extraArgs: Word[], depth: number): vo
     return;
   }
   if (node.type === 'heredoc_redirect') return heredoc(node, out, extraArgs, depth);
-  if (splitWordProblem(node, out)) return;
+  if (splitWordProblem(node, out, 'words')) return;
   let op: string | null = null;
   let dest: Node | null = null;
   for (const c of children(node)) {

@@ -86,6 +86,11 @@ export class WebServer {
       if (!s) return { auth: null, csrfFailed: false };
       if (SAFE_METHODS.has((req.method ?? 'GET').toUpperCase())) return { auth: s.auth, csrfFailed: false };
       const presented = req.headers['x-csrf-token'];
+      // Defence in depth: a browser names the page's origin; another site's is refused too.
+      if (!sameOrigin(req)) {
+        this.deps.log.warn({ client: req.socket.remoteAddress, method: req.method }, 'console request from another origin');
+        return { auth: null, csrfFailed: true };
+      }
       if (typeof presented === 'string' && presented.length > 0 && secretEquals(presented, s.csrf)) return { auth: s.auth, csrfFailed: false };
       this.deps.log.warn({ client: req.socket.remoteAddress, method: req.method }, 'console request without a valid CSRF token');
       return { auth: null, csrfFailed: true };
@@ -143,6 +148,17 @@ export class WebServer {
       }
       throw err;
     }
+  }
+}
+
+/** True when the request has no Origin header or one whose host is the Host it was sent to. */
+function sameOrigin(req: IncomingMessage): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return true;
+  try {
+    return new URL(origin).host === req.headers.host;
+  } catch {
+    return false;
   }
 }
 

@@ -22,6 +22,7 @@ test('SIGKILL during a running session: after restart the chain verifies and the
       env: { ...process.env, SSH_ASKPASS: ASKPASS, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0', SHELLGATE_TOKEN: token },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    const sshClosed = new Promise((r) => child.once('close', r));
     let out = '';
     let err = '';
     child.stderr.on('data', (d) => (err += d));
@@ -32,7 +33,7 @@ test('SIGKILL during a running session: after restart the chain verifies and the
     const exited = new Promise((r) => gw.proc.once('exit', r));
     gw.proc.kill('SIGKILL');
     await exited;
-    await new Promise((r) => child.once('close', r));
+    await sshClosed;
 
     const gw2 = await launch(gw.dir, gw.configFile, gw.adminToken, gw.env);
     try {

@@ -102,15 +102,15 @@ test('fuzz: random log-like text with embedded secrets, random splits', async ()
 
 test('fuzz: token soup (partial anchors, sequences, PEM markers, long lines) under several configurations, every split', async () => {
   const configs = [
-    compileMasker({ idleMs: 1000, maxSecretLength: 256, vaulted: ['correct horse', 'Zq9-vault'] }),
+    compileMasker({ idleMs: 1000, maxSecretLength: 256, vaulted: ['correct' + ' horse', 'Zq9-' + 'vault'] }),
     compileMasker({ idleMs: 1000, add: ['(?i)ref-[0-9]{4}', 'x y+z'] }),
-    compileMasker({ idleMs: 1000, only: ['credit-card', 'private-key', 'password-assignment'] }),
+    compileMasker({ idleMs: 1000, only: ['credit-card', 'private-key', 'password-assignment'], vaulted: ['long vaulted value 0123456789 xyz'] }),
   ];
   const pieces: (string | (() => string))[] = [
     ' ', '\n', '\r\n', '\t', 'ok', 'é', '🙂', '\x1b[31m', '\x1b[0m', '\x1b]0;t\x07', '\x1b', '"', "'", '=', ': ', ',', '-', '.', '/', '@', '://',
     'password', 'passwd: ', 'token=', 'API_KEY: ', '--password ', 'Authorization: Bearer ', 'AK' + 'IA', 'gh' + 'p_', 'eyJ',
     '-----BEGIN RSA PRIVATE KEY-----', '-----END RSA PRIVATE KEY-----', '-----BEGIN PRIVATE KEY-----\n', '-----END PRIVATE KEY-----',
-    'correct', 'horse', 'Zq9-', 'vault', 'REF-', '1234', '4111 ', 'x y', 'yyz',
+    'correct', 'horse', 'Zq9-', 'vault', 'REF-', '1234', '4111 ', 'x y', 'yyz', 'long vaulted ', 'value 0123456789', ' xyz',
     fake.awsKeyId, fake.github, fake.card, () => fake.card().replace(/(\d{4})(?=\d)/g, '$1 '), () => rand(5, '0123456789'), () => rand(300), () => 'a'.repeat(260),
   ];
   const text = fc.array(fc.nat({ max: pieces.length - 1 }), { minLength: 1, maxLength: 50 }).map((ix) =>

@@ -150,8 +150,8 @@ test('credit-card: 13–19 digits, grouped by single spaces or dashes, Luhn, not
 });
 
 test('us-ssn: valid numbers masked, invalid areas and zero groups kept', () => {
-  expectMasked('us-ssn', 'ssn ', '522-02-3364');
-  expectMasked('us-ssn', 'SSN: ', '123-45-6789', '.\n');
+  for (let i = 0; i < 20; i++) expectMasked('us-ssn', 'ssn ', fake.ssn());
+  expectMasked('us-ssn', 'SSN: ', fake.ssn(), '.\n');
   for (const bad of ['000-45-6789', '666-45-6789', '987-65-4321', '123-00-6789', '123-45-0000', '1123-45-6789', '123-45-67890']) expectUnchanged(`id ${bad}\n`);
 });
 
@@ -224,8 +224,33 @@ test('policy regexes: added rules mask their matches; (?i) is case-insensitive',
 });
 
 test('disable and only switch built-in detectors off', () => {
-  const ssn = '522-02-3364';
+  const ssn = fake.ssn();
   assert.equal(compileMasker({ disable: ['us-ssn'] }).maskText(`ssn ${ssn}\n`).text, `ssn ${ssn}\n`);
   const only = compileMasker({ only: ['us-ssn'] });
   assert.equal(only.maskText(`ssn ${ssn} password=abc\n`).text, `ssn *********** password=abc\n`);
+});
+
+test('vaulted-secret: a private key held in the vault is masked line by line and as one base64 string, anywhere', async () => {
+  const { generateKeyPairSync } = await import('node:crypto');
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+  const body = pem.split('\n').filter((l) => l && !l.startsWith('-----'));
+  const mv = compileMasker({ vaulted: [pem] });
+  // a body line printed without its BEGIN line (e.g. `tail -2 key`)
+  const r1 = mv.maskText(`x ${body[0]} y\n`);
+  assert.equal(r1.text, `x ${stars(body[0]!)} y\n`);
+  // the whole PEM base64-encoded on one line, as in a Kubernetes secret
+  const b64 = Buffer.from(pem).toString('base64');
+  const r2 = mv.maskText(`ssh-privatekey: ${b64}\n`);
+  assert.equal(r2.text, `ssh-privatekey: ${stars(b64)}\n`);
+  assert.ok(r2.findings.some((f) => f.detector === 'vaulted-secret'));
+  // split across chunks too
+  const s = mv.createStream();
+  const got: Buffer[] = [];
+  s.on('data', (d: Buffer) => got.push(d));
+  const input = Buffer.from(`k ${b64.slice(0, 30)}`);
+  s.write(input);
+  s.end(Buffer.from(`${b64.slice(30)} end\n`));
+  await new Promise((r) => s.on('end', r));
+  assert.equal(Buffer.concat(got).toString(), `k ${stars(b64)} end\n`);
 });

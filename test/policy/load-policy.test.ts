@@ -135,3 +135,31 @@ test('loadPolicyDir loads every .yaml/.yml by basename', async () => {
   assert.throws(() => loadPolicyDir(dir), (e: Error) => e instanceof PolicyError && /bad\.yaml:2: unknown key "nope"/.test(e.message));
   assert.throws(() => loadPolicyFile(path.join(dir, 'missing.yaml')), PolicyError);
 });
+
+test('the decision cache is a bounded LRU; decideLine fails closed on misuse', async () => {
+  const { LruCache } = await import('../../src/policy/decision-cache.js');
+  const c = new LruCache<number>(2);
+  c.set('a', 1);
+  c.set('b', 2);
+  assert.equal(c.get('a'), 1); // a is now most recent
+  c.set('c', 3); // evicts b
+  assert.equal(c.get('b'), undefined);
+  assert.deepEqual([c.get('a'), c.get('c'), c.size], [1, 3, 2]);
+  assert.throws(() => new LruCache(0), TypeError);
+  const d = decideLine({} as never, 'ls', ctx);
+  assert.equal(d.decision, 'deny');
+  assert.match(d.reason, /internal error/);
+});
+
+test('cache keys cannot be forged by names holding separators', async () => {
+  const { cacheKey } = await import('../../src/policy/decision-cache.js');
+  const a = cacheKey('v', 'ls', 'admin', ['ops'], 't');
+  const b = cacheKey('v', 'ls', 'admin|3:ops', [], 't');
+  const c = cacheKey('v', 'ls', 'admin\u0000ops', [], 't');
+  assert.notEqual(a, b);
+  assert.notEqual(a, c);
+  assert.notEqual(cacheKey('v', 'x', 'a', ['b', 'c'], 't'), cacheKey('v', 'x', 'a', ['b|1:c'], 't'));
+  const p = await (await import('./helpers.js')).policyFrom('version: 1\nrules:\n  - {id: ops, decision: allow, subjects: ["group:ops"], match: [ls]}\n');
+  assert.equal(decideLine(p, 'ls', { subject: 'admin', groups: ['ops'], target: 't' }).decision, 'allow');
+  assert.equal(decideLine(p, 'ls', { subject: 'admin|3:ops', groups: [], target: 't' }).decision, 'deny');
+});

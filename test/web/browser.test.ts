@@ -49,6 +49,7 @@ function watch(page: Page): void {
 async function signInBrowser(page: Page, user: string): Promise<void> {
   await page.goto(`${env.base}/sessions`);
   assert.match(page.url(), /\/login$/, 'anonymous pages lead to the sign-in page');
+  await page.screenshot({ path: path.join(SHOTS, 'login.png') });
   await page.click('#signin');
   await page.waitForSelector('input[name="login"]');
   assert.ok(page.url().startsWith(env.idp.issuer), 'the sign-in happens at the provider');
@@ -73,6 +74,7 @@ test('sign in, replay a session recorded through OpenSSH, seek from the timeline
   assert.equal(second.code, 0, second.stderr);
   assert.equal(second.stdout.toString(), `second-${tag}\n`);
   await ssh('true', ['-T', '-o', `ControlPath=${ctl}`, '-O', 'exit']).catch(() => undefined);
+  assert.equal((await ssh(`rm -r /tmp/nothing-${tag}`)).code, 126, 'a denied command, for the list');
 
   const page = await browser.newPage({ viewport: { width: 1360, height: 860 } });
   watch(page);
@@ -146,7 +148,8 @@ test('sign in, replay a session recorded through OpenSSH, seek from the timeline
   assert.equal(decided.approver, 'carol');
 
   // Live view of a running session, then terminate it.
-  const running = ssh(`sh -c 'while true; do echo live-${tag}; sleep 0.2; done'`);
+  // Printed once, before anyone watches: the live view shows it from the recording so far.
+  const running = ssh(`sh -c 'echo live-${tag}; sleep 30'`);
   let live: any[] = [];
   for (let i = 0; i < 100 && live.length === 0; i++) {
     live = await apiJson('/api/live');

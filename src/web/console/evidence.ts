@@ -18,7 +18,7 @@ export interface EvidenceStatus {
  * a broken link anywhere up to the session's last event breaks the proof of its events.
  */
 export class EvidenceChecker {
-  private cached: { head: string; result: VerifyResult } | null = null;
+  private cached: { head: string; result: Promise<VerifyResult> } | null = null;
   private key: JsonWebKey | null | undefined;
 
   constructor(
@@ -32,9 +32,15 @@ export class EvidenceChecker {
     const head = this.db.prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined;
     const id = head ? `${head.seq}:${head.hash}` : 'empty';
     if (this.cached?.head === id) return this.cached.result;
-    if (this.key === undefined) this.key = await loadAuditPublicKey(this.dataDir).catch(() => null);
-    const result = await verifyAudit({ db: this.db, recordingsDir: null, witness: this.witness, publicKey: this.key });
+    // Concurrent page views of an unchanged log share one verification run.
+    const result = (async () => {
+      if (this.key === undefined) this.key = await loadAuditPublicKey(this.dataDir).catch(() => null);
+      return verifyAudit({ db: this.db, recordingsDir: null, witness: this.witness, publicKey: this.key });
+    })();
     this.cached = { head: id, result };
+    result.catch(() => {
+      if (this.cached?.result === result) this.cached = null;
+    });
     return result;
   }
 

@@ -51,7 +51,7 @@ export function layout(c: Chrome, main: Raw): Raw {
     ? html`<nav>
         <a href="/sessions" class="${c.page === 'sessions' || c.page === 'session' || c.page === 'search' ? 'on' : ''}">Sessions</a>
         <a href="/approvals" class="${c.page === 'approvals' ? 'on' : ''}">Approvals</a>
-        <a href="/live" class="${c.page === 'live' || c.page === 'watch' ? 'on' : ''}">Live</a>
+        ${c.user.roles.includes('auditor') ? html`<a href="/live" class="${c.page === 'live' || c.page === 'watch' ? 'on' : ''}">Live</a>` : ''}
       </nav>
       <div class="who"><span class="subject">${c.user.subject}</span> <span class="roles">${c.user.roles.join(', ') || 'no role'}</span>
       ${c.csrf ? html`<button type="button" id="logout" class="linkish">Sign out</button>` : ''}</div>`

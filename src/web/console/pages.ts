@@ -49,8 +49,8 @@ export function sessionsPage(c: Chrome, f: SessionFilter, sessions: SessionSumma
     <form class="filters" method="get" action="/sessions">
       <label>Subject <input name="subject" value="${f.subject ?? ''}" maxlength="200"></label>
       <label>Target <input name="target" value="${f.target ?? ''}" maxlength="200"></label>
-      <label>From <input name="from" type="datetime-local" value="${f.from ? f.from.slice(0, 16) : ''}"></label>
-      <label>To <input name="to" type="datetime-local" value="${f.to ? f.to.slice(0, 16) : ''}"></label>
+      <label>From (UTC) <input name="from" type="datetime-local" value="${f.from ? f.from.slice(0, 16) : ''}"></label>
+      <label>To (UTC) <input name="to" type="datetime-local" value="${f.to ? f.to.slice(0, 16) : ''}"></label>
       <label class="check"><input type="checkbox" name="denials" value="1" ${f.denials ? raw('checked') : ''}> had denials</label>
       <label class="check"><input type="checkbox" name="approvals" value="1" ${f.approvals ? raw('checked') : ''}> had approvals</label>
       <button type="submit">Filter</button> <a href="/sessions" class="muted">clear</a>

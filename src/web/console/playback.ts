@@ -101,6 +101,7 @@ export function buildPlayback(events: AuditRow[], session: string, recordingsDir
   const commandOf = new Map<number, string>();
   for (const e of events) {
     if (e.type === 'command.decision' && typeof e.body.channel === 'number' && typeof e.body.command === 'string') commandOf.set(e.body.channel, e.body.command);
+    if (e.type === 'shell.start' && typeof e.body.channel === 'number') commandOf.set(e.body.channel, '(interactive shell)');
   }
   let total = 0;
   let offset = 0;

@@ -1,4 +1,4 @@
-import { createReadStream, readFileSync } from 'node:fs';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config/types.js';
 import type { Store } from '../../store/open-store.js';
 import type { AuditLog } from '../../audit/index.js';
-import { listSessions } from '../../audit/index.js';
+import { listSessions, recordingFileName } from '../../audit/index.js';
 import { ApprovalError, type ApprovalBroker } from '../../approvals/index.js';
 import { isValidReason } from '../../approvals/approver-name.js';
 import type { GatewayControl } from '../../gateway/live-hub.js';
@@ -47,6 +47,10 @@ export interface ConsoleHandle {
 
 const FAVICON_SVG =
   '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#18202b"/><path d="M4 5l3 3-3 3M8 11h4" stroke="#7aa2ff" stroke-width="1.6" fill="none"/></svg>';
+/** What may wait in a watcher's socket buffer before it counts as too slow and is disconnected. */
+const SSE_BUFFER_MAX = 1024 * 1024;
+const BACKLOG_READ_MAX = 4 * 1024 * 1024;
+const BACKLOG_TEXT_MAX = 64 * 1024;
 const LOGIN_TTL_MS = 10 * 60_000;
 const MAX_PENDING_LOGINS = 1000;
 const require = createRequire(import.meta.url);
@@ -343,6 +347,40 @@ export function registerConsoleRoutes(web: WebServer, deps: ConsoleDeps): Consol
   });
 
   // --- live sessions ------------------------------------------------------------------------
+  /** What a running session's unsealed recordings hold so far: a watcher who joins late sees the recent screen. */
+  const liveBacklog = (id: string): { channel: number; data: string }[] => {
+    let events;
+    try {
+      events = sessionEvents(db, id);
+    } catch {
+      return [];
+    }
+    const sealed = new Set(sessionRecordings(events, id).map((r) => r.channel));
+    const out: { channel: number; data: string }[] = [];
+    for (const e of events) {
+      const ch = e.body.channel;
+      if ((e.type !== 'command.decision' && e.type !== 'shell.start') || typeof ch !== 'number' || sealed.has(ch) || out.some((o) => o.channel === ch)) continue;
+      let text: string;
+      try {
+        const file = recordingPath(config.recordings, recordingFileName(id, ch));
+        if (statSync(file).size > BACKLOG_READ_MAX) continue;
+        text = readFileSync(file, 'utf8');
+      } catch {
+        continue; // not started, or not recorded
+      }
+      let data = '';
+      for (const line of text.split('\n').slice(1)) {
+        try {
+          const ev = JSON.parse(line) as unknown;
+          if (Array.isArray(ev) && ev[1] === 'o' && typeof ev[2] === 'string') data += ev[2];
+        } catch {
+          /* the line being written */
+        }
+      }
+      out.push({ channel: ch, data: data.slice(-BACKLOG_TEXT_MAX) });
+    }
+    return out;
+  };
   router.add('GET', '/api/live', (ctx) => {
     requireRole(ctx, roleMap, 'auditor');
     sendJson(ctx.res, 200, control.liveSessions());
@@ -350,7 +388,7 @@ export function registerConsoleRoutes(web: WebServer, deps: ConsoleDeps): Consol
   router.add('GET', '/api/live/:id/stream', (ctx) => {
     const id = checkSessionId(ctx.params.id);
     requireRole(ctx, roleMap, 'auditor');
-    streamLive(ctx, id, control, log);
+    streamLive(ctx, id, control, log, () => liveBacklog(id));
   });
   router.add('POST', '/api/live/:id/terminate', async (ctx) => {
     const id = checkSessionId(ctx.params.id);
@@ -388,35 +426,45 @@ function redirect(res: ServerResponse, location: string): void {
  * Server-sent events of a running session's masked output. A watcher that cannot keep up is
  * disconnected (nothing is queued for it); the stream ends when the session does.
  */
-function streamLive(ctx: RequestContext, id: string, control: GatewayControl, log: Logger): void {
+function streamLive(ctx: RequestContext, id: string, control: GatewayControl, log: Logger, backlog: () => { channel: number; data: string }[]): void {
   const res = ctx.res;
   let closed = false;
   let unsubscribe: (() => void) | null = null;
+  let timer: NodeJS.Timeout | null = null;
   const close = () => {
     if (closed) return;
     closed = true;
     unsubscribe?.();
-    clearInterval(timer);
+    if (timer) clearInterval(timer);
     res.end();
   };
   const send = (event: string, data: unknown) => {
     if (closed) return;
-    const ok = res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-    if (!ok) {
+    res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    if (res.writableLength > SSE_BUFFER_MAX) {
       log.warn({ session: id }, 'live watcher too slow: disconnected');
       close();
     }
   };
+  if (!control.liveSessions().some((s) => s.session === id)) throw new HttpError(404, 'no such running session');
+  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' });
+  res.write(': watching\n\n');
+  // Backlog and subscription in the same tick (the backlog is read synchronously): no output is lost or repeated between them.
+  for (const b of backlog()) if (b.data) send('output', { channel: b.channel, data: b.data, backlog: true });
+  if (closed) return;
   unsubscribe = control.subscribe(id, (ev) => {
     if (ev.kind === 'o') send('output', { channel: ev.channel, data: ev.data ?? '' });
     else send('channel-end', { channel: ev.channel });
   });
-  if (!unsubscribe) throw new HttpError(404, 'no such running session');
-  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' });
-  res.write(': watching\n\n');
+  if (!unsubscribe) {
+    send('end', { session: id });
+    res.end();
+    return;
+  }
   send('ready', { session: id });
   // The hub does not announce a session's end: look, and keep proxies from idling the stream out.
-  const timer = setInterval(() => {
+  if (closed) return;
+  timer = setInterval(() => {
     if (!control.liveSessions().some((s) => s.session === id)) {
       send('end', { session: id });
       close();

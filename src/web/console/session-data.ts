@@ -46,7 +46,8 @@ const MAX_FILTER_TEXT = 200;
 function isoParam(q: URLSearchParams, name: string): string | null {
   const v = q.get(name);
   if (v === null || v === '') return null;
-  const t = Date.parse(v);
+  // The page's datetime-local inputs send no zone: they mean UTC, like every time on the pages.
+  const t = Date.parse(/^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?$/.test(v) ? v + 'Z' : v);
   if (!Number.isFinite(t)) throw new HttpError(400, `${name} must be a date/time (RFC 3339)`);
   return new Date(t).toISOString();
 }
