@@ -81,7 +81,7 @@ export async function openMaster(ep: Endpoint, socket: string): Promise<{ extra:
  */
 export async function bulkOnce(ep: Endpoint, masterExtra: string[], file: string, expectBytes: number): Promise<number> {
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-  const line = ['ssh', ...ep.args, ...masterExtra, ep.dest, q(`cat ${file}`)].map((a, i) => (i === 0 ? a : q(a))).join(' ') + ' | wc -c';
+  const line = ['ssh', ...ep.args, ...masterExtra, ep.dest, `cat ${file}`].map((a, i) => (i === 0 ? a : q(a))).join(' ') + ' | wc -c';
   const t0 = performance.now();
   const child = spawn('sh', ['-c', line], { env: ep.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

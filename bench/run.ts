@@ -21,7 +21,7 @@ import { median, quantile, round, summarize, type Summary } from './stats.js';
 
 const quick = process.argv.includes('--quick');
 const P = quick
-  ? { bulkBytes: 32_000_000, bulkReps: 3, latencyN: 300, latencyReps: 3, setupN: 8, sessions: [25, 100, 200], seconds: 10 }
+  ? { bulkBytes: 32_000_000, bulkReps: 3, latencyN: 100, latencyReps: 3, setupN: 8, sessions: [25, 100, 200], seconds: 10 }
   : { bulkBytes: 200_000_000, bulkReps: 3, latencyN: 1000, latencyReps: 3, setupN: 25, sessions: [100, 500, 1000], seconds: 60 };
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url)).replace(`${path.sep}dist${path.sep}bench`, `${path.sep}bench`);
@@ -103,6 +103,16 @@ async function main(): Promise<void> {
   let sshd: SshdHandle | null = null;
   let up: Upstream | null = null;
   const gws: BenchGateway[] = [];
+  // Ctrl-C or a time limit: still stop every process this run started (by its own handle).
+  const onSignal = () => {
+    for (const gw of gws) gw.proc.kill('SIGKILL');
+    up?.proc.kill('SIGKILL');
+    sshd?.proc.kill('SIGKILL');
+    t.cleanup();
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     log(`${quick ? 'quick' : 'full'} run in ${dir}`);
     sshd = await startSshd();

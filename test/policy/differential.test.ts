@@ -15,7 +15,7 @@ import { tmp } from './helpers.js';
  */
 const BASH_SCRIPT = `
 PATH=/nonexistent
-command_not_found_handle() { printf '%s\\x1f' "$@"; printf '\\x1e'; return 0; }
+command_not_found_handle() { local IFS=$'\\x1f'; printf '%s\\x1f\\x1e' "$*"; return 0; } # one write: jobs may run in parallel
 while IFS= read -r -d '' l; do
   eval "$l" 2>/dev/null
   s=$?

@@ -190,6 +190,25 @@ test('console sessions: cookie flags, CSRF refusal, roles, self-approval, logout
   assert.equal((await get('/api/sessions', bob)).status, 401, 'the session is gone server side');
 });
 
+test('two-approver rule from the console: one approval keeps it pending, a second distinct approver releases it', async () => {
+  const bob = await signIn(env.base, 'bob');
+  const erin = await signIn(env.base, 'erin');
+  credentials.push(bob.sessionId, erin.sessionId);
+  const dir = path.join(tmp.dir, `two-${tag}`);
+  const waiting = ssh(`mkdir ${dir}`);
+  const p = await waitPending();
+  const first = await post(`/api/approvals/${p.id}/approve`, bob, {}, bob.csrf);
+  assert.equal(first.status, 200);
+  assert.equal(first.body.status, 'pending');
+  assert.equal((await post(`/api/approvals/${p.id}/approve`, bob, {}, bob.csrf)).status, 409, 'the same approver never counts twice');
+  const list = (await (await get('/api/approvals', erin)).json()) as { id: string; approvals: number; approvedBy: string[] }[];
+  assert.deepEqual(list.find((x) => x.id === p.id)?.approvedBy, ['bob']);
+  const second = await post(`/api/approvals/${p.id}/approve`, erin, {}, erin.csrf);
+  assert.equal(second.body.status, 'approved');
+  assert.equal((await waiting).code, 0);
+  assert.ok(existsSync(dir));
+});
+
 test('bad ids and bad input: 400 before any lookup, 404 for unknown ones, no path traversal', async () => {
   const a = env.gw.adminToken;
   // Sent raw (fetch would normalise dot segments away before they reach the server).
@@ -272,12 +291,14 @@ test('live: an auditor watches the masked output stream, an admin terminates (re
   assert.match(res.headers.get('content-type')!, /text\/event-stream/);
   const reader = res.body!.getReader();
   let seen = '';
-  while (!seen.includes(`event: output`) || !seen.includes(`tick-${tag}`)) {
+  // Output that arrives while watching (not only the backlog read from the recording so far).
+  const liveLine = new RegExp(`event: output\ndata: \\{"channel":\\d+,"data":"tick-${tag}[^"]*"\\}\n`);
+  while (!liveLine.test(seen)) {
     const { value, done } = await reader.read();
     if (done) break;
     seen += Buffer.from(value).toString('utf8');
   }
-  assert.ok(seen.includes(`tick-${tag}`));
+  assert.ok(liveLine.test(seen), 'live output reached the watcher');
   ac.abort();
   assert.equal((await get(`/api/live/${id}/stream`, tokens.approver)).status, 403);
   assert.equal((await post(`/api/live/${id}/terminate`, tokens.auditor, { reason: 'no' })).status, 403);

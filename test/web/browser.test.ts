@@ -109,6 +109,13 @@ test('sign in, replay a session recorded through OpenSSH, seek from the timeline
     });
   const screen = await page.locator('#player').textContent();
   assert.ok(screen!.includes(`first-${tag}`) && screen!.includes(`second-${tag}`), 'the player shows the output text');
+  // Speed: the player is rebuilt at the chosen speed from where it was.
+  const atSwitch = await page.evaluate(() => (window as any).shellgatePlayer.getCurrentTime());
+  const old = await page.evaluateHandle(() => (window as any).shellgatePlayer);
+  await page.selectOption('#speed', '2');
+  await page.waitForFunction((o) => (window as any).shellgatePlayer !== o && (window as any).shellgatePlayer.getCurrentTime() >= 0.5, old);
+  assert.ok((await page.evaluate(() => (window as any).shellgatePlayer.getCurrentTime())) >= atSwitch - 0.05);
+  await page.waitForFunction((tag) => (document.querySelector('#player')?.textContent ?? '').includes('second-' + tag), tag);
   assert.match((await page.locator('#evidence').textContent())!, /verified/);
   await page.screenshot({ path: path.join(SHOTS, 'session.png'), fullPage: true });
 

@@ -34,6 +34,8 @@ export function guardLineText(line: string, prefix: string): string | null {
   if (line.includes(prefix) || /__sg[0-9a-f]/.test(line)) return 'the line names the guarded shell integration';
   const prot = PROTECTED_RE.exec(line);
   if (prot) return `the line names ${prot[1]}, which the guarded shell integration owns`;
+  // A function could shadow a builtin or a program the integration and the policy rely on.
+  if (/(^|[\s;&|(){}])function\s|[^\s;&|(){}=$]\s*\(\s*\)/.test(line)) return 'function definitions are not accepted in a guarded shell';
   // A here-document continues on the next lines: never sent partially.
   if (/<<(?!<)/.test(line)) return 'here-documents continue on further lines: not accepted in a guarded shell';
   // Indirect expansion and prompt expansion of a variable can print or reach the integration.

@@ -51,8 +51,10 @@ export function buildIntegration(): Integration {
     // Programs that honour these cannot start a shell for the agent (vim :shell, less !cmd).
     'export SHELL=/bin/false LESSSECURE=1',
     // The prompt hook: status, re-assert the tty modes, D marker, then drop input up to the sync line.
-    `${pc}() { local r=$? l n=0; trap '' INT; stty -echo -ixon icanon isig 2>/dev/null; printf '\\033]133;D;%s;${nonce}\\007' "$r"; ` +
-      `while :; do IFS= read -r l; case $l in *SG${nonce}) break;; esac; n=$((n+1)); ((n > 100000)) && exit 98; done; trap - INT; }`,
+    // stty by its full path, resolved now (a later PATH or hash change cannot swap it); builtins as builtins.
+    `${prefix}_stty=$(type -P stty)`,
+    `${pc}() { local r=$? l n=0; builtin trap '' INT; "$${prefix}_stty" -echo -ixon icanon isig 2>/dev/null; builtin printf '\\033]133;D;%s;${nonce}\\007' "$r"; ` +
+      `while :; do IFS= builtin read -r l; case $l in *SG${nonce}) break;; esac; n=$((n+1)); ((n > 100000)) && builtin exit 98; done; builtin trap - INT; }`,
     `PS0='${osc('C')}'`,
     // promptvars is off, so `\\$` would keep its backslash: the sign is chosen once here.
     `PS1='\\[${osc('A')}\\]\\u@\\h:\\w'"$( ((EUID)) && echo '$' || echo '#')"' \\[${osc('B')}\\]'`,
@@ -60,6 +62,7 @@ export function buildIntegration(): Integration {
     "PS3='' PS4='+ '",
     `PROMPT_COMMAND=${pc}`,
     `readonly -f ${pc}`,
+    `readonly ${prefix}_stty`,
     `readonly ${PROTECTED_VARIABLES.join(' ')}`,
   ];
   const setupLine = parts.join('; ') + '\n';

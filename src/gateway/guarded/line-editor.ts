@@ -108,9 +108,11 @@ export class LineEditor {
 
   /** Remember an allowed line (for the up/down arrows). */
   remember(line: string): void {
+    this.histPos = this.history.length;
     if (!line.trim() || this.history[this.history.length - 1] === line) return;
     this.history.push(line);
     if (this.history.length > MAX_HISTORY) this.history.shift();
+    this.histPos = this.history.length;
   }
 
   /** Forget the current buffer (the prompt is redrawn after this). */

@@ -30,6 +30,7 @@ export class MarkerFilter extends Transform {
   /** Until the integration is established everything upstream prints (the echoed setup line) is dropped. */
   discard = true;
   private idle: NodeJS.Timeout | null = null;
+  private ended = false;
 
   constructor(
     private readonly nonce: string,
@@ -42,7 +43,7 @@ export class MarkerFilter extends Transform {
 
   /** Gateway text for the agent (echo, messages), ordered after all upstream output so far. */
   inject(text: string): void {
-    if (text) this.push(Buffer.from(text, 'utf8'));
+    if (text && !this.ended) this.push(Buffer.from(text, 'utf8'));
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
@@ -107,6 +108,7 @@ export class MarkerFilter extends Transform {
     if (this.idle) clearTimeout(this.idle);
     if (this.held.length) this.emitText(this.held);
     this.held = Buffer.alloc(0);
+    this.ended = true;
     cb();
   }
 

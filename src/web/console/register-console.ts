@@ -471,5 +471,5 @@ function streamLive(ctx: RequestContext, id: string, control: GatewayControl, lo
     } else if (!closed) res.write(': keep-alive\n\n');
   }, 1000);
   timer.unref();
-  ctx.req.on('close', close);
+  res.on('close', close);
 }
