@@ -169,6 +169,24 @@ function wrapChannel(channel: ClientChannel, onClose: () => void): UpstreamProce
     if (coreDumped) exit.coreDumped = true;
     if (message) exit.message = message;
   });
+  // ssh2 emits a client channel's 'close' only after its readable side has ended. Once the
+  // agent is gone nobody reads it (a pipeline tears down by calling destroy(), which for ssh2
+  // only sends CHANNEL_CLOSE), so drain it, or `done` never resolves and the channel and its
+  // pooled connection are never released.
+  let draining = false;
+  const drain = () => {
+    if (draining) return;
+    draining = true;
+    for (const s of [channel, channel.stderr]) {
+      s.on('pause', () => setImmediate(() => s.resume()));
+      s.resume();
+    }
+  };
+  const destroy = channel.destroy.bind(channel);
+  channel.destroy = () => {
+    drain();
+    return destroy();
+  };
   const done = new Promise<ExitInfo>((resolve) => {
     channel.once('close', () => {
       onClose();
@@ -187,7 +205,10 @@ function wrapChannel(channel: ClientChannel, onClose: () => void): UpstreamProce
         /* channel already gone */
       }
     },
-    close: () => channel.close(),
+    close: () => {
+      channel.close();
+      drain();
+    },
     done,
   };
 }

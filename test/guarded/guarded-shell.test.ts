@@ -6,6 +6,7 @@ import { startSshd, type SshdHandle } from '../helpers/sshd.js';
 import { startGateway, type GatewayHandle } from '../helpers/gateway.js';
 import { readEvents, waitForEvents } from '../helpers/events.js';
 import { rand } from '../helpers/tmp.js';
+import { runSsh } from '../helpers/openssh.js';
 import { PROMPT, sleep, Term } from './term.js';
 
 /**
@@ -23,10 +24,10 @@ rules:
   - id: pager
     decision: allow
     interactive: true
-    match: ["less **", "head -n 1"]
+    match: ["less **", "head -n 1", "vim -Z **"]
   - id: inspection
     decision: allow
-    match: [echo, printf, ls, cat, "true", "false", sleep, stty, "sh -c **", exit, wc, set, trap, exec, declare, readonly, bash, shopt, alias, hash, export, unset]
+    match: [echo, printf, ls, cat, "true", "false", sleep, stty, "sh -c **", exit, wc, env, set, trap, exec, declare, readonly, bash, shopt, alias, hash, export, unset, setsid]
 `;
 
 let sshd: SshdHandle;
@@ -257,11 +258,19 @@ test('changing the integration is denied, even where the policy allows the progr
       'echo ${!P*}',
       'echo "${PS0@P}"',
       'x=1; echo $((x))',
+      'stty eol x',
+      'stty echo',
+      '/usr/bin/setsid sleep 1',
+      'f() { ls; }',
     ]) {
       const out = await t.run(line);
       assert.match(out, /shellgate: denied by rule/, line);
     }
     assert.match(await t.run('echo integration-intact'), /integration-intact/);
+    // Allowed programs that print their environment do not see the nonce (it is never exported).
+    const env = await t.run('env');
+    assert.match(env, /LESSSECURE=1/);
+    assert.doesNotMatch(env, /SG[0-9a-f]{32}|133;/);
   } finally {
     await close(t);
   }
@@ -287,6 +296,18 @@ test('an interactive program works when its rule allows interaction, and cannot 
     }
     await t.waitFor(PROMPT);
     assert.equal(existsSync(side), false, 'less must not run a shell command');
+    // vim in restricted mode (-Z): editing works, shell commands do not.
+    const side2 = sideFile('vim');
+    const edited = path.join(gw.dir, `vim-${rand(4)}.txt`);
+    t.since();
+    t.write(`vim -Z -u NONE -i NONE -N ${edited}\r`);
+    await sleep(800);
+    t.write(`:!touch ${side2}\r`);
+    await sleep(500);
+    t.write('\x1biedited-in-vim\x1b:wq\r');
+    await t.waitFor(PROMPT, 10_000);
+    assert.equal(readFileSync(edited, 'utf8'), 'edited-in-vim\n');
+    assert.equal(existsSync(side2), false, 'vim -Z must not run a shell command');
     // An interactive line reader gets what is typed.
     t.since();
     t.write('head -n 1\r');
@@ -368,4 +389,10 @@ test('a target where the integration cannot start refuses the shell with a clear
   const code = await t.exited;
   assert.equal(code, 126);
   assert.match(t.output, /shellgate: the guarded shell could not be established on target nobash/);
+});
+
+test('a guarded shell without a terminal is refused with a message', async () => {
+  const r = await runSsh({ port: gw.sshPort, knownHostsFile: gw.knownHostsFile, target: 'local', token, extra: ['-T'] });
+  assert.equal(r.code, 126);
+  assert.match(r.stderr, /shellgate: interactive shells on target local are guarded and need a terminal \(ssh -t\)/);
 });

@@ -17,10 +17,10 @@ const BASH_SCRIPT = `
 PATH=/nonexistent
 command_not_found_handle() { local IFS=$'\\x1f'; printf '%s\\x1f\\x1e' "$*"; return 0; } # one write: jobs may run in parallel
 while IFS= read -r -d '' l; do
-  eval "$l" 2>/dev/null
-  s=$?
-  wait # a background job (an unquoted & in a generated line) must print before the marker
-  printf '\\x1d%d\\x1d' "$s"
+  # A subshell per line: a generated line may define functions or variables that must not leak;
+  # wait: a background job (an unquoted & in a generated line) must print before the marker.
+  ( eval "$l"; s=$?; wait; exit $s ) 2>/dev/null
+  printf '\\x1d%d\\x1d' "$?"
 done < "$1"
 `;
 

@@ -1,9 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { decideLine, initPolicyEngine, loadPolicyFile, type CompiledPolicy, type DecideContext, type LineDecision } from '../../src/policy/index.js';
 
 export const tmp = mkdtempSync(path.join(tmpdir(), 'shellgate-policy-test-'));
+process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 let n = 0;
 
 /** Writes YAML to a fresh file and returns its path. */

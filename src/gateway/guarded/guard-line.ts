@@ -19,7 +19,12 @@ export const MAX_GUARDED_LINE_BYTES = 4000;
 const SHELL_STATE_BUILTINS = new Set([
   'set', 'shopt', 'trap', 'exec', 'declare', 'typeset', 'readonly', 'local', 'unset', 'compgen', 'complete',
   'alias', 'unalias', 'hash', 'enable', 'fc', 'history', 'bind', 'suspend', 'let', 'caller', 'mapfile', 'readarray',
+  // A process in its own session may reconfigure the terminal behind the shell's back (line-ending characters).
+  'setsid',
 ]);
+
+/** `stty` may only report: changing the line discipline could split a later line the gate decided whole. */
+const STTY_REPORTS = new Set(['size', '-a', '--all', '-g', '--save']);
 
 const PROTECTED_RE = new RegExp(`\\b(${PROTECTED_VARIABLES.join('|')}|BASH_[A-Z_]+|SHELLOPTS|BASHOPTS|LD_[A-Za-z0-9_]*)\\b`);
 
@@ -37,7 +42,7 @@ export function guardLineText(line: string, prefix: string): string | null {
   // A function could shadow a builtin or a program the integration and the policy rely on.
   if (/(^|[\s;&|(){}])function\s|[^\s;&|(){}=$]\s*\(\s*\)/.test(line)) return 'function definitions are not accepted in a guarded shell';
   // A here-document continues on the next lines: never sent partially.
-  if (/<<(?!<)/.test(line)) return 'here-documents continue on further lines: not accepted in a guarded shell';
+  if (/(^|[^<])<<(?!<)/.test(line)) return 'here-documents continue on further lines: not accepted in a guarded shell';
   // Indirect expansion and prompt expansion of a variable can print or reach the integration.
   if (/\$\{![^}]*\}/.test(line)) return 'indirect expansion ${!…} is not accepted in a guarded shell';
   if (/\$\{[^}]*@[PAaEQKk]\}/.test(line)) return 'parameter transformation ${…@…} is not accepted in a guarded shell';
@@ -51,8 +56,9 @@ export function guardLineText(line: string, prefix: string): string | null {
 /** A reason when a parsed command touches the shell's own state; null otherwise. */
 export function guardCommands(commands: readonly CommandDecision[]): string | null {
   for (const c of commands) {
-    const name = c.argv[0] ?? '';
+    const name = (c.argv[0] ?? '').replace(/^.*\//, '');
     if (SHELL_STATE_BUILTINS.has(name)) return `${name} changes or reveals the guarded shell itself`;
+    if (name === 'stty' && c.argv.slice(1).some((a) => !STTY_REPORTS.has(a))) return 'stty may only report settings in a guarded shell';
     if (name === 'export' && c.argv.slice(1).some((a) => a.startsWith('-'))) return 'export with options changes or reveals the guarded shell itself';
     if (name === 'export' && c.argv.length === 1) return 'export without arguments reveals the guarded shell environment';
   }

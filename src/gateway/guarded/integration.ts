@@ -50,10 +50,11 @@ export function buildIntegration(): Integration {
     'unset HISTFILE',
     // Programs that honour these cannot start a shell for the agent (vim :shell, less !cmd).
     'export SHELL=/bin/false LESSSECURE=1',
-    // The prompt hook: status, re-assert the tty modes, D marker, then drop input up to the sync line.
+    // The prompt hook: status, reset the tty (a program may have left other line-ending or EOF characters), D marker,
+    // then drop input up to the sync line.
     // stty by its full path, resolved now (a later PATH or hash change cannot swap it); builtins as builtins.
     `${prefix}_stty=$(type -P stty)`,
-    `${pc}() { local r=$? l n=0; builtin trap '' INT; "$${prefix}_stty" -echo -ixon icanon isig 2>/dev/null; builtin printf '\\033]133;D;%s;${nonce}\\007' "$r"; ` +
+    `${pc}() { local r=$? l n=0; builtin trap '' INT; "$${prefix}_stty" sane -echo -ixon 2>/dev/null; builtin printf '\\033]133;D;%s;${nonce}\\007' "$r"; ` +
       `while :; do IFS= builtin read -r l; case $l in *SG${nonce}) break;; esac; n=$((n+1)); ((n > 100000)) && builtin exit 98; done; builtin trap - INT; }`,
     `PS0='${osc('C')}'`,
     // promptvars is off, so `\\$` would keep its backslash: the sign is chosen once here.

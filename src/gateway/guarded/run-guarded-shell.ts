@@ -64,7 +64,7 @@ export async function runGuardedShell(deps: GatewayDeps, conn: ConnectionState, 
   ch.once('close', () => {
     agentGone = true;
     up?.close();
-    cancelApproval?.();
+    (cancelApproval as (() => void) | null)?.();
   });
   const refuse = (text: string) => {
     try {
@@ -137,15 +137,17 @@ export async function runGuardedShell(deps: GatewayDeps, conn: ConnectionState, 
   let failure: string | null = null;
   let interactive = false;
   let lineNo = 0;
-  let current: { line: number; started: number; bytesAt: number } | null = null;
+  let current: { line: number; started: number; bytesAt: number; countsAt: Record<string, number> } | null = null;
   let held = Buffer.alloc(0);
   let heldOverflow = false;
   let sawPromptStart = false;
   let syncTimer: NodeJS.Timeout | null = null;
   const editor = new LineEditor();
 
+  let forgedLogged = 0;
   const filter = new MarkerFilter(integration.nonce, (m) => onMarker(m), (raw) => {
-    log.warn({ ...base, marker: raw }, 'guarded shell: unauthenticated OSC 133 sequence stripped');
+    // Logged (a few per shell, so a flood cannot fill the log); stripping is what protects.
+    if (++forgedLogged <= 5) log.warn({ ...base, marker: maskText(raw) }, 'guarded shell: unauthenticated OSC 133 sequence stripped');
   });
   const say = (text: string) => filter.inject(forTerminal(text, true));
   const showPrompt = () => filter.inject(filter.lastPrompt);
@@ -233,7 +235,9 @@ export async function runGuardedShell(deps: GatewayDeps, conn: ConnectionState, 
     if (!current) return;
     const c = current;
     current = null;
-    const counts = outMask?.counts() ?? {};
+    // Detectors that fired during this command only.
+    const counts: Record<string, number> = {};
+    for (const [k, v] of Object.entries(outMask?.counts() ?? {})) if (v - (c.countsAt[k] ?? 0) > 0) counts[k] = v - (c.countsAt[k] ?? 0);
     audit
       .append({
         type: 'command.result',
@@ -278,7 +282,10 @@ export async function runGuardedShell(deps: GatewayDeps, conn: ConnectionState, 
         upstream.stdin.write('exit\n');
         return;
       } else if (ev.kind === 'line') {
-        void decide(ev.line);
+        decide(ev.line).catch((err: Error) => {
+          log.error({ ...base, err: err.message, stack: err.stack }, 'guarded line failed');
+          failClosed('internal error while deciding a line');
+        });
         return;
       }
     }
@@ -309,7 +316,7 @@ export async function runGuardedShell(deps: GatewayDeps, conn: ConnectionState, 
     }
     editor.remember(line);
     interactive = out.interactive;
-    current = { line: n, started: Date.now(), bytesAt: outTap.bytes };
+    current = { line: n, started: Date.now(), bytesAt: outTap.bytes, countsAt: { ...(outMask?.counts() ?? {}) } };
     state = 'sent';
     upstream.stdin.write(line + '\n');
   };
@@ -381,6 +388,7 @@ export async function runGuardedShell(deps: GatewayDeps, conn: ConnectionState, 
   };
   const done = (async () => {
     const exit = await upstream.done;
+    (cancelApproval as (() => void) | null)?.();
     clearTimeout(establishTimer);
     if (syncTimer) clearTimeout(syncTimer);
     const wasStarting = filter.discard;

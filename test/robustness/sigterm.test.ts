@@ -1,0 +1,81 @@
+/**
+ * SIGTERM: the gateway stops accepting at once, lets running commands finish (up to its
+ * 10 s deadline, then ends them), writes a final audit checkpoint and exits 0.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { startGateway, type GatewayHandle } from '../helpers/gateway.js';
+import { readEvents } from '../helpers/events.js';
+import { collect, connectAgentFrom, execChannel, until } from './helpers.js';
+
+function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+  });
+}
+
+async function exited(gw: GatewayHandle): Promise<number | null> {
+  if (gw.proc.exitCode !== null) return gw.proc.exitCode;
+  return await new Promise((r) => gw.proc.once('exit', (c) => r(c)));
+}
+
+test('SIGTERM: stop accepting, let the running command finish, final checkpoint, exit 0', { timeout: 60_000 }, async () => {
+  const gw = await startGateway();
+  try {
+    const agent = await connectAgentFrom(gw.sshPort, 'local', await gw.token());
+    agent.on('error', () => undefined);
+    const ch = await execChannel(agent, 'sleep 2; echo finished');
+    const result = collect(ch);
+    await gw.waitForLog((l) => l.msg === 'command allowed');
+    const t0 = Date.now();
+    gw.proc.kill('SIGTERM');
+    assert.ok(await until(() => refused(gw.sshPort), 3000, 50), 'new connections are refused after SIGTERM');
+
+    const r = await result;
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'finished\n', 'the running command was allowed to finish');
+    assert.equal(await exited(gw), 0);
+    assert.ok(Date.now() - t0 < 9000, 'it did not wait for the deadline when nothing was running');
+
+    const ev = readEvents(gw.dir);
+    const lastResult = ev.findLastIndex((e) => e.type === 'command.result');
+    assert.ok(lastResult >= 0, 'the command result was logged before exit');
+    assert.equal(ev.at(-1)!.type, 'checkpoint', 'the log ends with a signed checkpoint');
+    agent.end();
+  } finally {
+    await gw.stop();
+  }
+});
+
+test('SIGTERM: a command still running at the deadline is ended, and the gateway exits 0', { timeout: 60_000 }, async () => {
+  const gw = await startGateway();
+  try {
+    const agent = await connectAgentFrom(gw.sshPort, 'local', await gw.token());
+    agent.on('error', () => undefined);
+    const ch = await execChannel(agent, 'sleep 40');
+    const result = collect(ch, 30_000);
+    await gw.waitForLog((l) => l.msg === 'command allowed');
+    const t0 = Date.now();
+    gw.proc.kill('SIGTERM');
+    const r = await result;
+    const code = await exited(gw);
+    const took = Date.now() - t0;
+    assert.equal(code, 0);
+    assert.ok(took >= 9000 && took < 20_000, `ended at the 10 s deadline (took ${took} ms)`);
+    assert.notEqual(r.code, 0, 'the cut-off command does not report success');
+    assert.match(r.stderr, /shutting down/);
+    const ev = readEvents(gw.dir);
+    const res = ev.filter((e) => e.type === 'command.result');
+    assert.equal(res.length, 1, 'the cut-off command has its result logged');
+    assert.equal(ev.at(-1)!.type, 'checkpoint');
+    agent.end();
+  } finally {
+    await gw.stop();
+  }
+});
