@@ -59,13 +59,16 @@ export function timedExec(client: Client, command: string, timeoutMs = COMMAND_T
         return reject(err);
       }
       let code: number | null = null;
+      let stderr = '';
       ch.on('data', () => undefined);
-      ch.stderr.on('data', () => undefined);
+      ch.stderr.on('data', (d: Buffer) => {
+        if (stderr.length < 300) stderr += d.toString('utf8');
+      });
       ch.on('exit', (c: number | null) => (code = c));
       ch.on('close', () => {
         clearTimeout(timer);
         if (code === 0) resolve(performance.now() - t0);
-        else reject(new Error(`exit status ${code}`));
+        else reject(new Error(`exit status ${code}: ${stderr.trim().slice(0, 200)}`));
       });
     });
   });

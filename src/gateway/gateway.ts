@@ -27,6 +27,8 @@ export class SshGateway {
   private connections = new Set<Connection>();
   private bySession = new Map<string, { client: Connection; conn: ConnectionState }>();
   private accepting = true;
+  /** Whether each connection's session.start reached the audit log (commands wait for it). */
+  private sessionLogged = new WeakMap<ConnectionState, Promise<boolean>>();
 
   constructor(
     private readonly deps: GatewayDeps,
@@ -92,7 +94,7 @@ export class SshGateway {
       clearTimeout(authTimer);
       const c = conn!;
       this.bySession.set(c.session, { client, conn: c });
-      this.deps.audit
+      const logged = this.deps.audit
         .append({
           type: 'session.start',
           session: c.session,
@@ -105,11 +107,18 @@ export class SshGateway {
           via: c.identity.via,
           client: address,
         })
-        .catch((err: Error) => {
-          log.error({ session: c.session, err: err.message }, 'audit append failed: closing the session');
-          client.end();
-        });
-      client.on('session', (accept) => this.onSession(c, accept()));
+        .then(
+          () => true,
+          (err: Error) => {
+            log.error({ session: c.session, err: err.message }, 'audit append failed: refusing commands and closing the session');
+            // A moment for channels already requested to get a clear refusal, then the connection goes.
+            setTimeout(() => client.end(), 1000).unref();
+            return false;
+          },
+        );
+      this.sessionLogged.set(c, logged);
+      const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+      client.on('session', (accept) => this.onSession(c, accept(), closed));
       client.on('tcpip', (_accept, reject, info) => {
         reject();
         this.refused(c, 'direct-tcpip', `${info.destIP}:${info.destPort}`);
@@ -175,7 +184,7 @@ export class SshGateway {
       .catch(() => undefined);
   }
 
-  private onSession(c: ConnectionState, session: Session): void {
+  private onSession(c: ConnectionState, session: Session, connectionClosed: Promise<void>): void {
     const limits = this.deps.config.limits;
     const channelNo = c.nextChannel++;
     let pty: PtyRequest | null = null;
@@ -230,16 +239,27 @@ export class SshGateway {
         c.openChannels--;
         return;
       }
-      run(this.deps, c, ch, {
-        channelNo,
-        command,
-        pty,
-        env,
-        onUpstream: (u, r) => {
-          up = u;
-          recorder = r;
-        },
-      })
+      // Nothing runs before the session's start is durable in the audit log.
+      (this.sessionLogged.get(c) ?? Promise.resolve(true))
+        .then((logged) => {
+          if (!logged) {
+            ch.stderr.write(forTerminal(msg.error('the audit log cannot be written: command refused'), !!pty));
+            ch.exit(126);
+            ch.end();
+            return;
+          }
+          return run(this.deps, c, ch, {
+            channelNo,
+            command,
+            pty,
+            env,
+            onUpstream: (u, r) => {
+              up = u;
+              recorder = r;
+            },
+            connectionClosed,
+          });
+        })
         .catch((err: Error) => {
           this.deps.log.error({ session: c.session, err: err.message, stack: err.stack }, 'channel failed');
           try {

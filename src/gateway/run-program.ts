@@ -16,6 +16,11 @@ export interface ChannelRequest {
   env: Record<string, string>;
   /** Set once the upstream program runs, so window-change and signal requests reach it (and the recording). */
   onUpstream(up: UpstreamProcess, recorder: Recorder | null): void;
+  /**
+   * Resolves when the agent's connection is gone. ssh2 emits an unread channel's 'close' only
+   * after its input is consumed, which never happens while a command waits for an approval.
+   */
+  connectionClosed?: Promise<void>;
 }
 
 /** Finish the agent's channel: exit status (or signal) first, then EOF and close (RFC 4254 §6.10). */
@@ -50,11 +55,13 @@ export async function runProgram(deps: GatewayDeps, conn: ConnectionState, ch: S
   let agentGone = false;
   let up: UpstreamProcess | null = null;
   let cancel: (() => void) | null = null;
-  ch.once('close', () => {
+  const gone = () => {
     agentGone = true;
     up?.close();
     cancel?.();
-  });
+  };
+  ch.once('close', gone);
+  void req.connectionClosed?.then(gone);
 
   const masker = deps.maskerFor(target);
   const maskText = (s: string) => (masker ? masker.maskText(s).text : s);
@@ -163,6 +170,10 @@ export async function runProgram(deps: GatewayDeps, conn: ConnectionState, ch: S
     }
   } catch (err) {
     log.error({ ...base, err: (err as Error).message }, 'recording cannot be written: command refused');
+    // The decision above said "allow": close it in the log so no one reads that the command ran.
+    await deps.audit
+      .append({ type: 'command.result', ...base, exit: EXIT_REFUSED, signal: null, bytesOut: 0, durationMs: Date.now() - started, detectors: {}, error: 'recording cannot be written: command not run' })
+      .catch((e: Error) => log.error({ ...base, err: e.message }, 'audit append failed for a refused command'));
     refuse(ch, msg.error('the recording cannot be written: command refused'), isPty);
     return;
   }

@@ -188,8 +188,17 @@ function wrapChannel(channel: ClientChannel, onClose: () => void): UpstreamProce
     return destroy();
   };
   const done = new Promise<ExitInfo>((resolve) => {
-    channel.once('close', () => {
+    // ssh2 also passes the exit status to 'close': an upstream that answers exec with its exit
+    // status in the same segment emits 'exit' before the exec callback has attached our listener.
+    channel.once('close', (code?: number | null, signal?: string, coreDumped?: boolean, message?: string) => {
       onClose();
+      if (!sawExit && (typeof code === 'number' || signal)) {
+        sawExit = true;
+        exit.code = typeof code === 'number' ? code : null;
+        exit.signal = signal ? signal.replace(/^SIG/, '') : null;
+        if (coreDumped) exit.coreDumped = true;
+        if (message) exit.message = message;
+      }
       resolve(sawExit ? exit : { code: null, signal: null, message: 'upstream channel closed without an exit status' });
     });
   });

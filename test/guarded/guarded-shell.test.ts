@@ -5,8 +5,10 @@ import path from 'node:path';
 import { startSshd, type SshdHandle } from '../helpers/sshd.js';
 import { startGateway, type GatewayHandle } from '../helpers/gateway.js';
 import { readEvents, waitForEvents } from '../helpers/events.js';
-import { rand } from '../helpers/tmp.js';
+import { rand, tempDir } from '../helpers/tmp.js';
 import { runSsh } from '../helpers/openssh.js';
+import { spawnSync } from 'node:child_process';
+import { cliPath } from '../helpers/paths.js';
 import { PROMPT, sleep, Term } from './term.js';
 
 /**
@@ -35,12 +37,20 @@ let gw: GatewayHandle;
 let token: string;
 const TARGETS = ['local', 'web-1'];
 
+let scratch: { dir: string; cleanup: () => void };
+
 before(async () => {
   sshd = await startSshd();
+  // A "shell" that never runs the integration: the gateway must give up after its timeout.
+  scratch = tempDir('shellgate-guarded-');
+  const hangs = path.join(scratch.dir, 'hangs.sh');
+  writeFileSync(hangs, '#!/bin/sh\nexec sleep 30\n', { mode: 0o755 });
   gw = await startGateway({
     sshd,
     policy: POLICY,
-    extraYaml: `  nobash:\n    kind: local\n    shell: /bin/false\n    policy: test\n`,
+    extraYaml:
+      `  nobash:\n    kind: local\n    shell: /bin/false\n    policy: test\n` +
+      `  hangs:\n    kind: local\n    shell: ${hangs}\n    policy: test\n`,
   });
   token = await gw.token('agent-1', ['agents']);
 });
@@ -48,6 +58,7 @@ before(async () => {
 after(async () => {
   await gw?.stop();
   await sshd?.stop();
+  scratch?.cleanup();
 });
 
 async function open(target: string, opts: { cols?: number; rows?: number } = {}): Promise<Term> {
@@ -127,8 +138,8 @@ test('type-ahead while a command runs is decided at the next prompt, never read 
   }
 });
 
-test('type-ahead left over by an interactive program is discarded, not run by the shell', async () => {
-  const t = await open('local');
+for (const target of TARGETS) test(`${target}: type-ahead left over by an interactive program is discarded, not run by the shell`, async () => {
+  const t = await open(target);
   try {
     const side = sideFile('stale');
     t.since();
@@ -349,7 +360,7 @@ test('a program without interaction gets no input (a spawned shell stays deaf), 
   }
 });
 
-test('approval: the waiting message is shown and Ctrl-C cancels the request', async () => {
+test('approval: the waiting message is shown, Ctrl-C cancels the request, an approved line runs', async () => {
   const t = await open('local');
   try {
     const dir = path.join(gw.dir, `approve-${rand(4)}`);
@@ -359,6 +370,16 @@ test('approval: the waiting message is shown and Ctrl-C cancels the request', as
     t.write('\x03');
     await t.waitFor(/cancelled[\s\S]*[$#] $/);
     assert.equal(existsSync(dir), false);
+    // Approved from the CLI: the line runs, and only then.
+    t.since();
+    t.write(`mkdir ${dir}\r`);
+    const waiting = await t.waitFor(/waiting for approval #(\S+)/);
+    const id = /waiting for approval #(\S+)/.exec(waiting)![1]!;
+    assert.equal(existsSync(dir), false, 'nothing runs before the approval');
+    const a = spawnSync(process.execPath, [cliPath, 'approvals', 'approve', id, '--as', 'alice', '--config', gw.configFile], { encoding: 'utf8', env: gw.env, timeout: 20_000 });
+    assert.equal(a.status, 0, a.stderr);
+    await t.waitFor(PROMPT);
+    assert.equal(existsSync(dir), true, 'the approved line ran');
   } finally {
     await close(t);
   }
@@ -386,9 +407,13 @@ test('Ctrl-D on an empty line ends the shell; the recording has a marker per lin
 
 test('a target where the integration cannot start refuses the shell with a clear message', async () => {
   const t = new Term(gw, 'nobash', token);
-  const code = await t.exited;
-  assert.equal(code, 126);
+  const hang = new Term(gw, 'hangs', token);
+  const started = Date.now();
+  assert.equal(await t.exited, 126);
   assert.match(t.output, /shellgate: the guarded shell could not be established on target nobash/);
+  assert.equal(await hang.exited, 126);
+  assert.ok(Date.now() - started >= 4500, 'the timeout is a few seconds');
+  assert.match(hang.output, /shellgate: the guarded shell could not be established on target hangs within 5s/);
 });
 
 test('a guarded shell without a terminal is refused with a message', async () => {

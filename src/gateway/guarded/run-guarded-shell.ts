@@ -61,11 +61,13 @@ export async function runGuardedShell(deps: GatewayDeps, conn: ConnectionState, 
   let agentGone = false;
   let up: UpstreamProcess | null = null;
   let cancelApproval: (() => void) | null = null;
-  ch.once('close', () => {
+  const gone = () => {
     agentGone = true;
     up?.close();
     (cancelApproval as (() => void) | null)?.();
-  });
+  };
+  ch.once('close', gone);
+  void req.connectionClosed?.then(gone);
   const refuse = (text: string) => {
     try {
       ch.stderr.write(forTerminal(text, true));
