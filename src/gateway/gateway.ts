@@ -279,7 +279,7 @@ export class SshGateway {
       const ch = accept();
       start(ch, info.command);
     });
-    session.on('shell', (accept, reject) => {
+    session.on('shell', (accept) => {
       const policy = this.deps.policies.get(c.target.policy);
       if (policy.shell === 'passthrough') {
         start(accept(), null);
@@ -289,13 +289,9 @@ export class SshGateway {
         start(accept(), null, runGuardedShell);
         return;
       }
-      // Accept only to explain: a bare reject leaves OpenSSH with a cryptic "shell request failed".
-      void reject;
+      // shell: deny. Accept only to explain: a bare reject leaves OpenSSH with a cryptic "shell request failed".
       const ch = accept();
-      const why =
-        policy.shell === 'deny'
-          ? `interactive shells are not allowed on target ${c.target.name}: run commands with ssh ${c.target.name}@gateway 'COMMAND'`
-          : `interactive shells on target ${c.target.name} are guarded, and this gateway cannot gate interactive shells yet: run commands with ssh ${c.target.name}@gateway 'COMMAND'`;
+      const why = `interactive shells are not allowed on target ${c.target.name}: run commands with ssh ${c.target.name}@gateway 'COMMAND'`;
       this.refused(c, 'shell', policy.shell);
       ch.stderr.write(forTerminal(msg.error(why), !!pty));
       ch.exit(126);

@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Client, ClientChannel } from 'ssh2';
 import { startSshd, type SshdHandle } from '../helpers/sshd.js';
-import { startGateway, type GatewayHandle } from '../helpers/gateway.js';
+import { startGateway, TEST_POLICY, type GatewayHandle } from '../helpers/gateway.js';
 import { connectAgent } from '../helpers/ssh2-agent.js';
 import { waitForEvents } from '../helpers/events.js';
 import { readFileSync } from 'node:fs';
@@ -16,7 +16,10 @@ before(async () => {
   gw = await startGateway({
     sshd,
     // A target that allows one variable, and tries to allow a dangerous one: that one must still be refused.
-    extraYaml: '  envtest:\n    kind: local\n    shell: /bin/sh\n    policy: test\n    env: [SHELLGATE_TEST_X, LD_PRELOAD]\n',
+    extraYaml:
+      '  envtest:\n    kind: local\n    shell: /bin/sh\n    policy: test\n    env: [SHELLGATE_TEST_X, LD_PRELOAD]\n' +
+      '  noshell:\n    kind: local\n    shell: /bin/sh\n    policy: noshell\n',
+    extraPolicies: { noshell: TEST_POLICY.replace('shell: passthrough', 'shell: deny') },
   });
 });
 after(async () => {
@@ -109,4 +112,22 @@ test('env requests: only allow-listed names are passed, never dangerous ones, ne
   assert.match(out2, /^SHELLGATE_TEST_X=visible$/m);
   assert.doesNotMatch(out2, /LD_PRELOAD/, 'LD_PRELOAD is refused even when configured');
   e.end();
+});
+
+test('shell: deny refuses interactive shells with a clear message, exec still works', async () => {
+  const c = await connectAgent(gw.sshPort, 'noshell', await gw.token());
+  const ch = await shell(c, 24, 80);
+  let err = '';
+  ch.stderr.on('data', (d: Buffer) => (err += d));
+  const code = await new Promise<number | null>((resolve) => {
+    let exit: number | null = null;
+    ch.on('exit', (x: number | null) => (exit = x));
+    ch.resume();
+    ch.on('close', () => resolve(exit));
+  });
+  assert.equal(code, 126);
+  assert.match(err, /interactive shells are not allowed on target noshell/);
+  const ev = await waitForEvents(gw.dir, (e) => e.some((x) => x.type === 'channel.refused' && x.body.kind === 'shell'));
+  assert.ok(ev.length > 0);
+  c.end();
 });

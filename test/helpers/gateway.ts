@@ -55,6 +55,8 @@ export interface GatewayOptions {
   upstreamHostKey?: string;
   policy?: string;
   extraYaml?: string;
+  /** More policy files: name → YAML. */
+  extraPolicies?: Record<string, string>;
   /** Top-level YAML appended before `targets:` (e.g. a `limits:` block). */
   topYaml?: string;
   /** Replaces the body of the `approvals:` block (default: `timeout: 20s`). */
@@ -72,6 +74,7 @@ export function writeGatewayConfig(opts: GatewayOptions): { dir: string; configF
   const dir = t.dir;
   mkdirSync(path.join(dir, 'policies'), { recursive: true });
   writeFileSync(path.join(dir, 'policies', 'test.yaml'), opts.policy ?? TEST_POLICY);
+  for (const [name, yaml] of Object.entries(opts.extraPolicies ?? {})) writeFileSync(path.join(dir, 'policies', `${name}.yaml`), yaml);
   const masterKey = randomBytes(32).toString('base64');
   const adminToken = randomBytes(24).toString('base64url');
   const env = { ...process.env, ...opts.env, SHELLGATE_MASTER_KEY: masterKey, SHELLGATE_ADMIN_TOKEN: adminToken };
