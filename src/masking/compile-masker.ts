@@ -168,13 +168,14 @@ export function compileDetectors(opts: MaskerOptions = {}): CompiledDetectors {
 
   const enabled = DETECTOR_IDS.filter((id) => id === ALWAYS_ON || ((only === null || only.includes(id)) && !disable.includes(id)));
   const needles = vaultedNeedles(opts.vaulted ?? []);
+  const longNeedles = needles.some((nd) => nd.length >= MIN_LONG) ? new NeedleIndex(needles.filter((nd) => nd.length >= MIN_LONG)) : null;
   const fns: DetectFn[] = [];
   let vaultedFn: DetectFn | null = null;
   const groups: Record<string, string[]> = { token: [], word: [], digit: [], vaulted: [] };
   for (const id of enabled) {
     if (id === ALWAYS_ON) {
       if (needles.length > 0) {
-        vaultedFn = vaultedDetector(needles);
+        vaultedFn = vaultedDetector(needles, longNeedles);
         fns.push(vaultedFn);
         groups.vaulted!.push(...needles.filter((nd) => nd.length < MIN_LONG).map(escapeRe));
       }
@@ -195,7 +196,7 @@ export function compileDetectors(opts: MaskerOptions = {}): CompiledDetectors {
     vaultedFn,
     prefilters,
     needles,
-    longNeedles: enabled.includes(ALWAYS_ON) && needles.some((nd) => nd.length >= MIN_LONG) ? new NeedleIndex(needles.filter((nd) => nd.length >= MIN_LONG)) : null,
+    longNeedles, // vaulted-secret is always on
     privateKey: enabled.includes('private-key'),
     priority,
     maxLen,

@@ -92,12 +92,31 @@ export const jwt: DetectFn = (seg, out) => {
 };
 
 const NOT_URL_PW = `[^ \\t\\n\\v\\f\\r@/?#]`;
-export const urlCredentials = groupDetector(
-  'url-credentials',
-  new RegExp(`[A-Za-z][A-Za-z0-9+.-]*://[^ \\t\\n\\v\\f\\r:@/?#]*:(${NOT_URL_PW}+)@(?=[^ \\t\\n\\v\\f\\r@])`, 'gd'),
-  1,
-  (seg, s) => leftEdge(seg, s),
-);
+// Find each "://" first and walk back over the scheme: a regex starting with a character class
+// would be tried at every letter of long base64 runs (quadratic in the run length).
+const URL_REST = new RegExp(`://[^ \\t\\n\\v\\f\\r:@/?#]*:(${NOT_URL_PW}+)@(?=[^ \\t\\n\\v\\f\\r@])`, 'yd');
+const isSchemeChar = (c: number) => isAlnum(c) || c === 0x2b || c === 0x2e || c === 0x2d; // RFC 3986 §3.1
+const isLetter = (c: number) => (c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a;
+export const urlCredentials: DetectFn = (seg: Seg, out: Span[]) => {
+  const t = seg.text;
+  let from = 0;
+  for (;;) {
+    const i = t.indexOf('://', from);
+    if (i < 0) break;
+    from = i + 1;
+    let p = i;
+    while (p > 0 && isSchemeChar(t.charCodeAt(p - 1))) p--;
+    while (p < i && !isLetter(t.charCodeAt(p))) p++; // a scheme starts with a letter
+    if (p === i) continue;
+    URL_REST.lastIndex = i;
+    const m = URL_REST.exec(t);
+    if (!m) continue;
+    const ix = m.indices?.[1];
+    if (ix && ix[1] > ix[0] && leftEdge(seg, p)) out.push({ s: ix[0], e: ix[1], id: 'url-credentials' });
+    from = i + m[0].length;
+  }
+  return t.length;
+};
 
 const bearerHeader = groupDetector(
   'bearer-token',

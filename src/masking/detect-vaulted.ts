@@ -1,4 +1,5 @@
 import type { DetectFn, Seg, Span } from './segment.js';
+import { MIN_LONG, type NeedleIndex } from './needle-index.js';
 
 /** Shortest plaintext value we mask anywhere (shorter ones would mask ordinary words). */
 export const MIN_VAULTED_LENGTH = 4;
@@ -38,17 +39,23 @@ export function vaultedNeedles(values: readonly string[]): string[] {
   return [...set].sort((a, b) => b.length - a.length);
 }
 
-export function vaultedDetector(needles: readonly string[]): DetectFn {
+export function vaultedDetector(needles: readonly string[], index: NeedleIndex | null = null): DetectFn {
+  // Long strings (a key's base64 lines) are found through the index: one indexOf per needle
+  // over every segment made throughput fall with the number of needles.
+  const short = index ? needles.filter((nd) => nd.length < MIN_LONG) : needles;
   return (seg: Seg, out: Span[]) => {
     const t = seg.text;
     let hold = t.length;
-    for (const nd of needles) {
+    if (index) for (const { s, len } of index.findAll(t)) out.push({ s, e: s + len, id: 'vaulted-secret' });
+    for (const nd of short) {
       let i = t.indexOf(nd);
       while (i >= 0) {
         out.push({ s: i, e: i + nd.length, id: 'vaulted-secret' });
         i = t.indexOf(nd, i + 1);
       }
-      if (seg.partial) {
+    }
+    if (seg.partial) {
+      for (const nd of needles) {
         // the end of the text may be the start of this value
         const first = nd.charCodeAt(0);
         for (let k = Math.max(0, t.length - nd.length + 1); k < t.length; k++) {

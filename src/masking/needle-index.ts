@@ -38,8 +38,31 @@ export class NeedleIndex {
     });
   }
 
-  /** Calls `hit` with the start of every occurrence starting before `end`, in no particular order. */
-  scan(t: string, end: number, hit: (start: number) => void): void {
+  /** True when the text holds any of the strings (stops at the first). */
+  any(t: string): boolean {
+    let found = false;
+    this.scan(t, t.length, () => {
+      found = true;
+    });
+    return found;
+  }
+
+  /** Every occurrence, once each: start and length, in no particular order. */
+  findAll(t: string): { s: number; len: number }[] {
+    const out: { s: number; len: number }[] = [];
+    const seen = new Set<number>();
+    this.scan(t, t.length, (s, n) => {
+      // a long occurrence covers several sampled windows: report it once
+      const key = s * 4096 + n;
+      if (seen.has(key)) return;
+      seen.add(key);
+      out.push({ s, len: this.needles[n]!.length });
+    });
+    return out;
+  }
+
+  /** Calls `hit` with the start (and needle number) of every occurrence starting before `end`, in no particular order. */
+  scan(t: string, end: number, hit: (start: number, needle: number) => void): void {
     const seen = this.seen;
     const last = Math.min(end + MIN_LONG, t.length) - K;
     for (let j = 0; j <= last; j += STRIDE) {
@@ -50,7 +73,7 @@ export class NeedleIndex {
       if (!list) continue;
       for (const { n, o } of list) {
         const s = j - o;
-        if (s >= 0 && s < end && t.startsWith(this.needles[n]!, s)) hit(s);
+        if (s >= 0 && s < end && t.startsWith(this.needles[n]!, s)) hit(s, n);
       }
     }
   }

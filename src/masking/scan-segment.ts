@@ -86,7 +86,7 @@ export function scanSegment(d: CompiledDetectors, seg: Seg, offset: number, out:
     pf.lastIndex = 0;
     hit = pf.test(t);
   }
-  if (!hit && d.longNeedles) hit = d.needles.some((nd) => t.includes(nd));
+  if (!hit && d.longNeedles) hit = d.longNeedles.any(t);
   if (hit) {
     for (const f of d.fns) hold = Math.min(hold, f(seg, local));
     for (const c of d.custom) {
