@@ -1,6 +1,8 @@
 import type { Node } from 'web-tree-sitter';
 import { bashParser } from './grammar.js';
+import { lexWord } from './lex-word.js';
 import {
+  ansiCEnd,
   decodeAnsiC,
   decodeDoubleQuoted,
   decodeUnquoted,
@@ -9,6 +11,8 @@ import {
   unquotedExpansion,
   type Word,
 } from './words.js';
+
+export { ansiCEnd };
 
 /** A leading `NAME=value` of a simple command (kept for the audit record). */
 export interface Assignment {
@@ -173,7 +177,7 @@ function splitWordProblem(node: Node, out: Item[], inCommand: 'command' | 'words
     }
     if (prev && prev.endIndex === c.startIndex) {
       const redirect = REDIRECTS.has(c.type);
-      const translated = prev.type === '$' && prev.text === '$' && c.type === 'string'; // $"…"
+      const translated = prev.type === '$' && prev.text === '$' && startsWithString(c); // $"…"
       if (!translated && (!redirect || c.child(0)?.type === 'file_descriptor')) {
         out.push({ kind: 'deny', reason: 'not valid shell here: quoting the grammar splits differently from bash', text: clip(raw) });
         return true;
@@ -186,6 +190,11 @@ function splitWordProblem(node: Node, out: Item[], inCommand: 'command' | 'words
     return true;
   }
   return false;
+}
+
+/** `"…"` or `"…"…`: what may follow the `$` of $"…". */
+function startsWithString(n: Node): boolean {
+  return n.type === 'string' || (n.type === 'concatenation' && n.child(0)?.type === 'string');
 }
 
 /** Blanks, line breaks and line continuations: the only text allowed between statement tokens. */
@@ -222,7 +231,10 @@ function walk(node: Node, out: Item[], depth: number): void {
       if (STATEMENTS.has(c.type)) walk(c, out, depth + 1);
       else if (c.type === 'heredoc_redirect' || c.type === 'file_redirect' || c.type === 'herestring_redirect') {
         redirect(c, out, [], depth + 1);
-      } else scanSubstitutions(c, out, depth + 1);
+      } else {
+        if (WORDISH.has(c.type) && !checkWord(c, out)) continue;
+        scanSubstitutions(c, out, depth + 1);
+      }
     }
     return;
   }
@@ -319,8 +331,12 @@ function redirectedStatement(node: Node, out: Item[], depth: number): void {
   if (body) walk(body, out, depth + 1);
   const tail: Item[] = [];
   for (const r of redirects) redirect(r, tail, extra, depth + 1);
-  // `> x hi` runs hi: words after a redirection's target belong to the command.
-  if (extra.length) out.push({ kind: 'cmd', words: extra, assigns: [] });
+  // `> x hi` runs hi: words after a redirection's target belong to the command. After a
+  // pipeline or `!` (`! a < f x`, `a | b < f x`) bash gives them to the last simple command, which
+  // the grammar has already closed; after a compound command they are a syntax error: refuse.
+  if (extra.length && body) {
+    out.push({ kind: 'deny', reason: 'not valid shell here: words after a redirection the grammar attaches differently from bash', text: clip(node.text) });
+  } else if (extra.length) out.push({ kind: 'cmd', words: extra, assigns: [] });
   out.push(...tail);
 }
 
@@ -330,7 +346,6 @@ function simpleCommand(node: Node, outerRedirects: Node[], out: Item[], depth: n
   const words: Word[] = [];
   const sub: Item[] = [];
   const redirects: Node[] = [];
-  let translated = false;
   for (const c of children(node)) {
     const t = c.type;
     if (t === 'variable_assignment' && words.length === 0) assigns.push(assignment(c, sub, depth));
@@ -339,16 +354,14 @@ function simpleCommand(node: Node, outerRedirects: Node[], out: Item[], depth: n
       words.push(inner ? wordOf(inner, sub, depth + 1) : knownWord(c.text));
     } else if (t === 'file_redirect' || t === 'heredoc_redirect' || t === 'herestring_redirect') redirects.push(c);
     else if (!c.isNamed) {
-      if (t === '$' && c.text === '$') translated = true; // $"…" arrives as `$` then a string
-      else words.push(knownWord(c.text)); // `==`, `=~` arrive as tokens: they are words for bash
+      // $"…" arrives as `$` then a string touching it: bash reads the string (C locale).
+      const next = c.nextSibling;
+      if (t === '$' && c.text === '$' && next && next.startIndex === c.endIndex && startsWithString(next)) continue;
+      words.push(tokenWord(c, sub)); // `==`, `=~`, `$$` arrive as tokens: they are words for bash
       continue;
     } else if (t === 'comment') continue;
     else if (t === 'variable_assignment') words.push(knownWord(assignment(c, sub, depth).text));
-    else {
-      if (translated && t !== 'string') words.push(knownWord('$'));
-      translated = false;
-      words.push(wordOf(c, sub, depth + 1));
-    }
+    else words.push(wordOf(c, sub, depth + 1));
   }
   const tail: Item[] = [];
   for (const r of [...redirects, ...outerRedirects]) redirect(r, tail, words, depth + 1);
@@ -414,6 +427,9 @@ function heredoc(node: Node, out: Item[], extraArgs: Word[], depth: number): voi
       default:
         if (!c.isNamed) break;
         if (STATEMENTS.has(c.type)) walk(c, out, depth + 1);
+        // `cmd <<EOF x`: words after the delimiter are arguments of the command (the grammar
+        // puts them inside the redirection).
+        else if (WORDISH.has(c.type)) extraArgs.push(wordOf(c, out, depth + 1));
         else scanSubstitutions(c, out, depth + 1);
     }
   }
@@ -437,6 +453,12 @@ function substitution(node: Node, out: Item[], depth: number): void {
     : text.startsWith('$(')
       ? 'command substitution $(…)'
       : `process substitution ${text.slice(0, 2)}…)`;
+  // Inside `…` bash first removes the backslash of \$ \` \\ (and \" within "…"), then parses
+  // what is left; the grammar parses the text as it stands: refuse rather than guess.
+  if (text.startsWith('`') && /\\[$`\\"]/.test(text.slice(1, -1))) {
+    out.push({ kind: 'deny', reason: 'not valid shell here: escapes inside `…` are not analysed reliably', text: clip(text) });
+    return;
+  }
   out.push({ kind: 'unanalyzable', reason, text: clip(text) });
   const inner: Item[] = [];
   for (const c of children(node)) {
@@ -464,10 +486,72 @@ interface Piece {
 
 /** Converts a word node to a Word; substitutions inside add items to `sub`. */
 export function wordOf(node: Node, sub: Item[], depth: number): Word {
+  if (node.type === 'array') {
+    // `a=(x y)`: each element is a word of its own.
+    for (const c of children(node)) if (c.isNamed && c.type !== 'comment') wordOf(c, sub, depth + 1);
+    return unknownWord(node.text, 'array');
+  }
+  // Cross-check the grammar's reading of the word against an independent bash quote lexer.
+  const lexed = lexWord(node.text, expansionSpans(node));
+  if (!lexed.ok) {
+    sub.push({ kind: 'deny', reason: `not valid shell here: a word the grammar reads differently from bash (${lexed.why})`, text: clip(node.text) });
+    return unknownWord(node.text, 'misparsed word');
+  }
+  if (node.type === 'regex') {
+    // After `==`/`=~` the grammar reads a `regex` token even in a simple command, where bash
+    // reads an ordinary word: take the lexer's reading (any expansion keeps it unknown).
+    if (lexed.expansion) return unknownWord(node.text, 'expansion');
+    const why = unquotedExpansion(lexed.sig);
+    return why ? unknownWord(lexed.value, why) : knownWord(lexed.value);
+  }
   const p = piece(node, sub, depth);
   const why = p.why ?? unquotedExpansion(p.sig);
   if (why) return unknownWord(p.why ? node.text : p.text, why === 'tilde expansion' ? `${why} ${clip(node.text, 40)}` : why);
+  // An expansion only the lexer saw (`x$$`: the grammar took `$$` for text) is a plain parameter
+  // (a substitution would have failed the lexer): the word is unknown.
+  if (lexed.expansion) return unknownWord(node.text, 'variable');
+  if (lexed.value !== p.text) {
+    sub.push({ kind: 'deny', reason: 'not valid shell here: quoting the grammar reads differently from bash', text: clip(node.text) });
+    return unknownWord(node.text, 'misparsed word');
+  }
   return knownWord(p.text);
+}
+
+/** An anonymous token in word position, read by the lexer (`$$` is the shell's PID, not text). */
+function tokenWord(node: Node, sub: Item[]): Word {
+  const lexed = lexWord(node.text, new Map());
+  if (!lexed.ok) {
+    sub.push({ kind: 'deny', reason: `not valid shell here: a word the grammar reads differently from bash (${lexed.why})`, text: clip(node.text) });
+    return unknownWord(node.text, 'misparsed word');
+  }
+  if (lexed.expansion) return unknownWord(node.text, 'variable');
+  return knownWord(lexed.value);
+}
+
+const SPANS = new Set(['command_substitution', 'process_substitution', 'expansion', 'arithmetic_expansion']);
+
+/** Where each substitution the grammar found below `node` starts and ends, relative to `node`. */
+function expansionSpans(node: Node): Map<number, number> {
+  const base = node.startIndex;
+  const spans = new Map<number, number>();
+  const stack: Node[] = [node];
+  while (stack.length) {
+    const n = stack.pop()!;
+    if (SPANS.has(n.type)) {
+      spans.set(n.startIndex - base, n.endIndex - base);
+      continue;
+    }
+    for (const c of children(n)) stack.push(c);
+  }
+  return spans;
+}
+
+/** A word the grammar found outside a command (a `for` list, a `case` pattern) is checked too. */
+function checkWord(node: Node, out: Item[]): boolean {
+  const lexed = lexWord(node.text, expansionSpans(node));
+  if (lexed.ok) return true;
+  out.push({ kind: 'deny', reason: `not valid shell here: a word the grammar reads differently from bash (${lexed.why})`, text: clip(node.text) });
+  return false;
 }
 
 /** Quoted text can never be a glob, brace or tilde: one placeholder stands for all of it. */
@@ -535,6 +619,8 @@ function piece(node: Node, sub: Item[], depth: number): Piece {
       let sig = '';
       let why: string | null = null;
       for (const c of children(node)) {
+        // $"…" arrives as `$` then a string: bash reads it as the string (C locale).
+        if (c.type === '$' && c.nextSibling?.type === 'string' && c.endIndex === c.nextSibling.startIndex) continue;
         const p = piece(c, sub, depth + 1);
         text += p.text;
         sig += p.sig;
@@ -560,16 +646,6 @@ function piece(node: Node, sub: Item[], depth: number): Piece {
       scanSubstitutions(node, sub, depth + 1);
       return { text: node.text, sig: '\x01', why: node.type.replace(/_/g, ' ') };
   }
-}
-
-/** Where bash ends the $'…' token that starts `raw` (a backslash escapes any next character). */
-export function ansiCEnd(raw: string): number {
-  for (let i = 2; i < raw.length; i++) {
-    const c = raw[i];
-    if (c === '\\') i++;
-    else if (c === "'") return i + 1;
-  }
-  return -1;
 }
 
 function clip(s: string, n = 80): string {

@@ -143,3 +143,13 @@ export function unquotedExpansion(sig: string): string | null {
   if (/\{[^{}]*(,|\.\.)[^{}]*\}/.test(sig)) return 'brace expansion';
   return null;
 }
+
+/** Where bash ends the $'…' token that starts `raw` (a backslash escapes any next character). */
+export function ansiCEnd(raw: string): number {
+  for (let i = 2; i < raw.length; i++) {
+    const c = raw[i];
+    if (c === '\\') i++;
+    else if (c === "'") return i + 1;
+  }
+  return -1;
+}

@@ -37,27 +37,33 @@ const piece = fc.oneof(
 const word = fc.array(piece, { minLength: 1, maxLength: 3 }).map((ps) => ps.join(''));
 /** Program names: plain or quoted spellings of names bash has no builtin for. */
 const program = fc.constantFrom('qq', 'xz', 'wq', 'zx9').chain((n) => fc.constantFrom(n, `'${n}'`, `"${n}"`, `\\${n}`, `${n[0]}''${n.slice(1)}`));
-const command = fc.tuple(fc.option(fc.constantFrom('v1=a ', "v2='b c' ")), program, fc.array(word, { maxLength: 4 })).map(
-  ([assign, prog, args]) => `${assign ?? ''}${prog}${args.map((a) => ' ' + a).join('')}`,
-);
-const sep = fc.constantFrom('; ', ' && ', '\n', ' ;\n', ' \\\n ', '\t# note ; qq\n', ';');
-const list = fc.tuple(command, fc.array(fc.tuple(sep, command), { maxLength: 3 })).map(
-  ([first, rest]) => first + rest.map(([s, c]) => s + c).join(''),
-);
-const lineArb = fc.tuple(list, fc.constantFrom('plain', 'group', 'subshell', 'if', 'for', 'or', 'not')).map(([l, shape]) => {
-  switch (shape) {
-    case 'group': return `{ ${l}
-}`;
-    case 'subshell': return `(${l})`;
-    case 'if': return `if qq c; then ${l}
-else xz e; fi`;
-    case 'for': return `for v in 1; do ${l}
-done`;
-    case 'or': return `${l} || wq never`;
-    case 'not': return `! ${l}`;
-    default: return l;
-  }
-});
+/**
+ * Lines built from `words`. The default arbitrary is the one CI's seeds were found with; the
+ * second one mixes in the tokens after which tree-sitter-bash lexes test-expression operands
+ * (`==`, `=~`…), where it read a `regex` token across a line break (seed 50219).
+ */
+function linesOf(args: fc.Arbitrary<string>): fc.Arbitrary<string> {
+  const command = fc.tuple(fc.option(fc.constantFrom('v1=a ', "v2='b c' ")), program, fc.array(args, { maxLength: 4 })).map(
+    ([assign, prog, args]) => `${assign ?? ''}${prog}${args.map((a) => ' ' + a).join('')}`,
+  );
+  const sep = fc.constantFrom('; ', ' && ', '\n', ' ;\n', ' \\\n ', '\t# note ; qq\n', ';');
+  const list = fc.tuple(command, fc.array(fc.tuple(sep, command), { maxLength: 3 })).map(
+    ([first, rest]) => first + rest.map(([s, c]) => s + c).join(''),
+  );
+  return fc.tuple(list, fc.constantFrom('plain', 'group', 'subshell', 'if', 'for', 'or', 'not')).map(([l, shape]) => {
+    switch (shape) {
+      case 'group': return `{ ${l}\n}`;
+      case 'subshell': return `(${l})`;
+      case 'if': return `if qq c; then ${l}\nelse xz e; fi`;
+      case 'for': return `for v in 1; do ${l}\ndone`;
+      case 'or': return `${l} || wq never`;
+      case 'not': return `! ${l}`;
+      default: return l;
+    }
+  });
+}
+const lineArb = linesOf(word);
+const opLineArb = linesOf(fc.oneof(word, fc.constantFrom('==', '=~', '!=', '-eq', '-a', '!', '[[', ']]', '-f')));
 
 function bashRuns(lines: string[]): { status: number; argvs: string[][] }[] {
   const file = path.join(tmp, `diff-${process.pid}.bin`);
@@ -73,45 +79,79 @@ function bashRuns(lines: string[]): { status: number; argvs: string[][] }[] {
   return res;
 }
 
-test('differential: the simple commands bash runs are exactly the parts the engine decides', async () => {
-  const probe = spawnSync('bash', ['-c', 'echo ok'], { encoding: 'utf8' });
-  assert.equal(probe.stdout, 'ok\n', 'bash is available');
-  await initPolicyEngine();
-  const seed = Date.now() % 100_000;
-  const lines = [
-    ...fc.sample(lineArb, { numRuns: 1200, seed }),
-    // Known tricky spellings.
-    'qq a\\\n b', "qq 'a\nb' c", 'qq "a\\\nb"', "qq $'a\\nb' $'\\x71'", 'qq a#b #c\nxz', 'v1=a qq', 'qq ""', "qq '' x",
-  ];
-  const bash = bashRuns(lines);
-  assert.equal(bash.length, lines.length, 'bash answered every line');
-  const mismatches: string[] = [];
-  let compared = 0;
-  let exact = 0;
-  let plainCompared = 0;
-  lines.forEach((line, i) => {
-    const b = bash[i]!;
-    const mine = analyseLine(line);
-    if (b.status !== 0) return; // bash refused the line: nothing runs
-    if (mine.invalid || mine.parts.some((p) => p.deny)) return; // the engine refuses (deny): safe
-    compared++;
-    const ours = mine.parts.map((p) => JSON.stringify(p.words.map((w) => w.text)));
-    // Safety: every command bash runs is decided by the engine, with these words (a word the
-    // engine calls unknown stands for any word). bash may show fewer: in a pipeline the left
-    // side's output goes into the pipe, `!`/`||`/else skip commands the engine still decides.
-    const covers = (a: string[]) =>
-      mine.parts.some((p) => p.words.length === a.length && p.words.every((w, k) => w.unknown || w.text === a[k]));
-    const missing = b.argvs.filter((a) => !covers(a));
-    if (missing.length) mismatches.push(`${JSON.stringify(line)}: bash ran ${JSON.stringify(missing)}; engine decided [${ours.join(', ')}]`);
-    // Exactness only where bash runs every branch (no pipe, no else, no ||).
-    if (!line.includes('|') && !line.includes('else') && !line.startsWith('!') && !line.includes('$')) {
-      plainCompared++;
-      if (JSON.stringify(b.argvs) === `[${ours.join(',')}]`) exact++;
-      else if (process.env.SHOW_INEXACT) console.log(JSON.stringify(line), JSON.stringify(b.argvs), ours.join(' '));
-    }
+/**
+ * Seeds run in CI: fixed, so that a failure is reproducible. 50219 found a command hidden in the
+ * `regex` token tree-sitter-bash reads after `==` in a simple command; add the seed of every
+ * failure found by exploration here (78763: that token also ended inside an escape, `$' xt'\ `;
+ * 13494: words after a redirection behind `!` or a pipeline, `! a < f x`, were split off).
+ * Exploration: SHELLGATE_DIFF_SEEDS=random:N runs N random seeds instead (printed on failure);
+ * SHELLGATE_DIFF_SEEDS=1,2,3 runs the listed seeds.
+ */
+const FIXED_SEEDS = [50219, 78763, 13494, 1, 7, 42, 1234, 9999, 31337, 65535, 77777, 99991];
+
+function seedsToRun(): number[] {
+  const env = process.env.SHELLGATE_DIFF_SEEDS?.trim();
+  if (!env) return FIXED_SEEDS;
+  const random = /^random:(\d+)$/.exec(env);
+  if (random) return Array.from({ length: Number(random[1]) }, () => Math.floor(Math.random() * 100_000));
+  const list = env.split(',').map((s) => Number(s.trim()));
+  if (!list.length || list.some((n) => !Number.isInteger(n))) throw new TypeError('SHELLGATE_DIFF_SEEDS: random:N or a comma-separated list of integers');
+  return list;
+}
+
+const TRICKY = [
+  'qq a\\\n b', "qq 'a\nb' c", 'qq "a\\\nb"', "qq $'a\\nb' $'\\x71'", 'qq a#b #c\nxz', 'v1=a qq', 'qq ""', "qq '' x",
+  // Found by seed 50219: the `regex` token after `==` ran past the line break and hid `xz`.
+  "{ v2='b c' q''q \"'={\t\"\"q*\n\" == $'x'\"/q \"\"\"\nv2='b c' 'xz'\n}",
+  "qq == $'x'\"/q \"\"\"\nxz", 'qq =~ "a"\nxz', 'qq == a b',
+  // Found by seed 78763: the `regex` token ended between a backslash and the blank it escapes.
+  "qq == $' xt'\\ )", "(xz == $' xt'\\ )", 'qq == a\\ b',
+  // Found by seed 13494: bash gives `x` to the last simple command; the grammar split it off.
+  '! qq < f x', 'qq | wq < /dev/null x', '! qq | wq > /dev/null x y', '< /dev/null qq x', '! < /dev/null qq x',
+  // Found by hand: words after a here-document's delimiter were dropped.
+  'wq <<EOF x\nhi\nEOF', 'wq a <<-EOF x y\nhi\nEOF', 'qq | wq <<EOF x\nhi\nEOF',
+  // Found by hand: bash removes escapes inside `…` before parsing it; $"…" and $$.
+  'qq "`wq \\"a\\"`"', 'qq `wq \\`xz\\``', 'qq a$"x" $"a"""c $ "b" $', 'qq x$$ $$',
+];
+
+for (const seed of seedsToRun()) {
+  test(`differential (seed ${seed}): the simple commands bash runs are exactly the parts the engine decides`, async () => {
+    const probe = spawnSync('bash', ['-c', 'echo ok'], { encoding: 'utf8' });
+    assert.equal(probe.stdout, 'ok\n', 'bash is available');
+    await initPolicyEngine();
+    const lines = [...fc.sample(lineArb, { numRuns: 1200, seed }), ...fc.sample(opLineArb, { numRuns: 400, seed }), ...TRICKY];
+    // The generator must stay the one the seeds were found with.
+    if (seed === 50219) assert.ok(lines.indexOf(TRICKY[8]!) < 1200, 'seed 50219 still generates the line CI found');
+    const bash = bashRuns(lines);
+    assert.equal(bash.length, lines.length, 'bash answered every line');
+    const mismatches: string[] = [];
+    let compared = 0;
+    let exact = 0;
+    let plainCompared = 0;
+    lines.forEach((line, i) => {
+      const b = bash[i]!;
+      const mine = analyseLine(line);
+      if (b.status !== 0) return; // bash refused the line: nothing runs
+      if (mine.invalid || mine.parts.some((p) => p.deny)) return; // the engine refuses (deny): safe
+      compared++;
+      const ours = mine.parts.map((p) => JSON.stringify(p.words.map((w) => w.text)));
+      // Safety: every command bash runs is decided by the engine, with these words (a word the
+      // engine calls unknown stands for any word). bash may show fewer: in a pipeline the left
+      // side's output goes into the pipe, `!`/`||`/else skip commands the engine still decides.
+      const covers = (a: string[]) =>
+        mine.parts.some((p) => p.words.length === a.length && p.words.every((w, k) => w.unknown || w.text === a[k]));
+      const missing = b.argvs.filter((a) => !covers(a));
+      if (missing.length) mismatches.push(`${JSON.stringify(line)}: bash ran ${JSON.stringify(missing)}; engine decided [${ours.join(', ')}]`);
+      // Exactness only where bash runs every branch (no pipe, no else, no ||).
+      if (!line.includes('|') && !line.includes('else') && !line.startsWith('!') && !line.includes('$')) {
+        plainCompared++;
+        if (JSON.stringify(b.argvs) === `[${ours.join(',')}]`) exact++;
+        else if (process.env.SHOW_INEXACT) console.log(JSON.stringify(line), JSON.stringify(b.argvs), ours.join(' '));
+      }
+    });
+    assert.ok(exact > plainCompared * 0.9, `lines without a pipe or untaken branch give exactly the same commands (${exact}/${plainCompared}, seed ${seed})`);
+    // The generator favours odd escapes, some of which the engine refuses (deny): a third is plenty.
+    assert.ok(compared > lines.length / 3, `enough lines compared (${compared}/${lines.length}, seed ${seed})`);
+    assert.deepEqual(mismatches.slice(0, 5), [], `seed ${seed}`);
   });
-  assert.ok(exact > plainCompared * 0.9, `lines without a pipe or untaken branch give exactly the same commands (${exact}/${plainCompared})`);
-  // The generator favours odd escapes, some of which the engine refuses (deny): a third is plenty.
-  assert.ok(compared > lines.length / 3, `enough lines compared (${compared}/${lines.length}, seed ${seed})`);
-  assert.deepEqual(mismatches.slice(0, 5), [], `seed ${seed}`);
-});
+}
