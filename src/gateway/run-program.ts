@@ -1,5 +1,4 @@
 import type { ServerChannel } from 'ssh2';
-import { decideLine, type LineDecision } from '../policy/index.js';
 import { Recorder } from '../audit/index.js';
 import type { MaskStream } from '../masking/index.js';
 import { openLocal } from '../upstream/local-target.js';
@@ -7,6 +6,7 @@ import type { ExitInfo, PtyRequest, UpstreamProcess } from '../upstream/types.js
 import type { ConnectionState, GatewayDeps, LiveChannel } from './context.js';
 import { EXIT_REFUSED, EXIT_UPSTREAM, forTerminal, msg } from './messages.js';
 import { RecordTap, relayOutput } from './relay-output.js';
+import { gateLine } from './gate-line.js';
 
 export interface ChannelRequest {
   channelNo: number;
@@ -68,81 +68,16 @@ export async function runProgram(deps: GatewayDeps, conn: ConnectionState, ch: S
   const started = Date.now();
 
   if (req.command !== null) {
-    const policy = deps.policies.get(target.policy);
-    const decision: LineDecision = decideLine(policy, req.command, {
-      subject: conn.identity.subject,
-      groups: conn.identity.groups,
-      target: target.name,
-    });
-    const maskedLine = maskText(req.command);
-    const argv = decision.commands.map((c) => c.argv.map(maskText));
-    const outcome = decision.decision === 'allow' ? 'allowed' : decision.decision === 'deny' ? 'denied' : 'approval requested';
-    log.info({ ...base, argv, decision: decision.decision, rule: decision.rule, reason: decision.reason }, `command ${outcome}`);
-    try {
-      // Durable before anything reaches the target (audit.md).
-      await audit.append({
-        type: 'command.decision',
-        ...base,
-        command: maskedLine,
-        argv,
-        decision: decision.decision,
-        rule: decision.rule,
-        reason: decision.reason,
-        policy: policy.name,
-        policyVersion: policy.version,
-      });
-    } catch (err) {
-      log.error({ ...base, err: (err as Error).message }, 'audit append failed: command refused');
-      refuse(ch, msg.error('the audit log cannot be written: command refused'), isPty);
+    const out = await gateLine(deps, conn, base, deps.policies.get(target.policy), req.command, maskText, {
+      say: (text) => ch.stderr.write(forTerminal(text, isPty)),
+      onCancel: (c) => {
+        cancel = c;
+      },
+      gone: () => agentGone,
+    }, { noun: 'command' });
+    if (!out.run) {
+      if (out.message && !agentGone) refuse(ch, out.message, isPty);
       return;
-    }
-    if (agentGone) return;
-
-    if (decision.decision === 'deny') {
-      refuse(ch, msg.denied(decision.rule, decision.reason), isPty);
-      return;
-    }
-    if (decision.decision === 'approve') {
-      const rule = decision.rule ? policy.rule(decision.rule) : undefined;
-      if (!deps.broker) {
-        refuse(ch, msg.denied(decision.rule, 'approval required'), isPty);
-        return;
-      }
-      let pending;
-      try {
-        pending = await deps.broker.request({
-          subject: conn.identity.subject,
-          groups: conn.identity.groups,
-          target: target.name,
-          command: maskedLine,
-          argv,
-          rule: decision.rule ?? '(policy default)',
-          approvers: rule?.approvers ?? 1,
-          approverGroups: rule?.approverGroups ?? [],
-          session: conn.session,
-        });
-      } catch (err) {
-        log.error({ ...base, err: (err as Error).message }, 'approval request failed: command refused');
-        refuse(ch, msg.error('the approval request could not be recorded: command refused'), isPty);
-        return;
-      }
-      cancel = () => pending.cancel();
-      if (agentGone) {
-        pending.cancel();
-        return;
-      }
-      ch.stderr.write(forTerminal(msg.waiting(pending.id, Math.round(deps.config.approvals.timeoutMs / 1000)), isPty));
-      const result = await pending.wait();
-      cancel = null;
-      if (result.result === 'cancelled' || agentGone) return;
-      if (result.result === 'timeout') {
-        refuse(ch, msg.timedOut(pending.id), isPty);
-        return;
-      }
-      if (result.result === 'denied') {
-        refuse(ch, msg.deniedByApprover(result.approver, result.reason), isPty);
-        return;
-      }
     }
   } else {
     try {

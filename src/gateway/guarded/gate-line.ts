@@ -1,28 +1,16 @@
-import { decideLine, type CompiledPolicy, type LineDecision } from '../../policy/index.js';
+import type { CompiledPolicy } from '../../policy/index.js';
 import type { ConnectionState, GatewayDeps } from '../context.js';
-import { msg } from '../messages.js';
+import { gateLine as gate, type GateIO, type GateOutcome } from '../gate-line.js';
 import { guardCommands, guardLineText } from './guard-line.js';
 
-export type GateOutcome =
-  | { run: true; decision: LineDecision; interactive: boolean; masked: string }
-  | { run: false; message: string | null; masked: string };
-
-export interface GateIO {
-  /** Show a one-line message to the agent (waiting for approval). */
-  say(text: string): void;
-  /** Register how to abandon a pending approval (Ctrl-C, channel closed); null when none. */
-  onCancel(cancel: (() => void) | null): void;
-  /** True once the agent's channel is gone. */
-  gone(): boolean;
-}
+export type { GateIO, GateOutcome } from '../gate-line.js';
 
 /**
- * One line typed at a guarded prompt: the gate's own checks, then the policy, a durable
- * `command.decision` (also for refusals), and an approval when the policy asks for one.
- * Same events and messages as an exec channel (run-program.ts), plus `line` (its number in
- * this shell) and `mode: 'guarded'`.
+ * One line typed at a guarded prompt: the guarded shell's own checks (they refuse lines that
+ * would change the integration or that the shell would continue), then the same decision,
+ * audit event and approval as an exec request, plus `line` and `mode: 'guarded'`.
  */
-export async function gateLine(
+export function gateLine(
   deps: GatewayDeps,
   conn: ConnectionState,
   base: Record<string, unknown>,
@@ -33,73 +21,10 @@ export async function gateLine(
   maskText: (s: string) => string,
   io: GateIO,
 ): Promise<GateOutcome> {
-  const ctx = { subject: conn.identity.subject, groups: conn.identity.groups, target: conn.target.name };
-  const masked = maskText(line);
-  let decision: LineDecision;
-  const textProblem = guardLineText(line, prefix);
-  if (textProblem) decision = { decision: 'deny', rule: null, reason: textProblem, commands: [] };
-  else {
-    decision = decideLine(policy, line, ctx);
-    const stateProblem = guardCommands(decision.commands);
-    if (stateProblem) decision = { ...decision, decision: 'deny', rule: null, reason: stateProblem };
-  }
-  const argv = decision.commands.map((c) => c.argv.map(maskText));
-  // Input reaches the program only when every part of the line is allowed interaction.
-  const interactive =
-    decision.commands.length > 0 && decision.commands.every((c) => c.rule !== null && policy.rule(c.rule)?.interactive === true);
-  deps.log.info({ ...base, line: lineNo, argv, decision: decision.decision, rule: decision.rule, reason: decision.reason }, 'guarded line decided');
-  try {
-    await deps.audit.append({
-      type: 'command.decision',
-      ...base,
-      mode: 'guarded',
-      line: lineNo,
-      command: masked,
-      argv,
-      decision: decision.decision,
-      rule: decision.rule,
-      reason: decision.reason,
-      policy: policy.name,
-      policyVersion: policy.version,
-      interactive,
-    });
-  } catch (err) {
-    deps.log.error({ ...base, err: (err as Error).message }, 'audit append failed: line refused');
-    return { run: false, message: msg.error('the audit log cannot be written: line refused'), masked };
-  }
-  if (io.gone()) return { run: false, message: null, masked };
-  if (decision.decision === 'deny') return { run: false, message: msg.denied(decision.rule, decision.reason), masked };
-  if (decision.decision === 'approve') {
-    if (!deps.broker) return { run: false, message: msg.denied(decision.rule, 'approval required'), masked };
-    const rule = decision.rule ? policy.rule(decision.rule) : undefined;
-    let pending;
-    try {
-      pending = await deps.broker.request({
-        subject: conn.identity.subject,
-        groups: conn.identity.groups,
-        target: conn.target.name,
-        command: masked,
-        argv,
-        rule: decision.rule ?? '(policy default)',
-        approvers: rule?.approvers ?? 1,
-        approverGroups: rule?.approverGroups ?? [],
-        session: conn.session,
-      });
-    } catch (err) {
-      deps.log.error({ ...base, err: (err as Error).message }, 'approval request failed: line refused');
-      return { run: false, message: msg.error('the approval request could not be recorded: line refused'), masked };
-    }
-    if (io.gone()) {
-      pending.cancel();
-      return { run: false, message: null, masked };
-    }
-    io.onCancel(() => pending.cancel());
-    io.say(msg.waiting(pending.id, Math.round(deps.config.approvals.timeoutMs / 1000)));
-    const result = await pending.wait();
-    io.onCancel(null);
-    if (result.result === 'cancelled') return { run: false, message: io.gone() ? null : msg.error(`approval #${pending.id} cancelled`), masked };
-    if (result.result === 'timeout') return { run: false, message: msg.timedOut(pending.id), masked };
-    if (result.result === 'denied') return { run: false, message: msg.deniedByApprover(result.approver, result.reason), masked };
-  }
-  return { run: true, decision, interactive, masked };
+  return gate(deps, conn, base, policy, line, maskText, io, {
+    fields: { mode: 'guarded', line: lineNo },
+    precheck: (l) => guardLineText(l, prefix),
+    postcheck: (d) => guardCommands(d.commands),
+    noun: 'line',
+  });
 }
