@@ -45,6 +45,8 @@ export async function connectClient(cfg: ConnectConfig, answer: string | null): 
     client.connect({ readyTimeout: 60_000, keepaliveInterval: 0, ...cfg });
   });
   client.on('error', () => undefined);
+  // As OpenSSH does for interactive use: no Nagle delay on small packets.
+  client.setNoDelay(true);
   return client;
 }
 
@@ -153,4 +155,39 @@ export async function runLoad(opts: {
     idleSessionKb: idleSessionKb === null ? null : round(idleSessionKb, 1),
     connectSeconds: round(connectSeconds, 2),
   };
+}
+
+/** Median of three RSS samples 0.5 s apart (one sample can catch the collector mid-cycle). */
+async function steadyRss(pid: number): Promise<number> {
+  const v: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    if (i) await sleep(500);
+    v.push(rssMb(pid));
+  }
+  return quantile(v, 0.5);
+}
+
+/**
+ * Memory of idle sessions: the gateway's RSS with `sessions` authenticated connections and no
+ * channel, minus its RSS before, per session (kB). Run before the load, so that garbage from
+ * the load phases does not shrink away in between and hide the sessions.
+ */
+export async function measureIdle(opts: { sessions: number; connect: () => Promise<Client>; pid: number }): Promise<{ sessions: number; kbPerSession: number; beforeMb: number; afterMb: number }> {
+  await sleep(1000);
+  const before = await steadyRss(opts.pid);
+  const clients: Client[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(CONNECT_PARALLEL, opts.sessions) }, async () => {
+      while (next < opts.sessions) {
+        next++;
+        clients.push(await opts.connect());
+      }
+    }),
+  );
+  await sleep(1500);
+  const after = await steadyRss(opts.pid);
+  for (const c of clients) c.end();
+  await sleep(1000);
+  return { sessions: clients.length, kbPerSession: round(((after - before) * 1024) / clients.length, 1), beforeMb: round(before, 1), afterMb: round(after, 1) };
 }

@@ -15,13 +15,13 @@ import { launchGateway, type BenchGateway } from './launch-gateway.js';
 import { startSshd, type SshdHandle } from '../test/helpers/sshd.js';
 import { tempDir } from '../test/helpers/tmp.js';
 import { lineChart } from './chart.js';
-import { connectClient, runLoad, timedExec, type LoadResult } from './load.js';
+import { connectClient, measureIdle, runLoad, timedExec, type LoadResult } from './load.js';
 import { bulkOnce, directEndpoint, gatewayEndpoint, openMaster, ssh, type Endpoint } from './openssh-client.js';
 import { median, quantile, round, summarize, type Summary } from './stats.js';
 
 const quick = process.argv.includes('--quick');
 const P = quick
-  ? { bulkBytes: 32_000_000, bulkReps: 3, latencyN: 100, latencyReps: 3, setupN: 8, sessions: [25, 100, 200], seconds: 10 }
+  ? { bulkBytes: 32_000_000, bulkReps: 3, latencyN: 50, latencyReps: 3, setupN: 6, sessions: [25, 100, 200], seconds: 8 }
   : { bulkBytes: 200_000_000, bulkReps: 3, latencyN: 1000, latencyReps: 3, setupN: 25, sessions: [100, 500, 1000], seconds: 60 };
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url)).replace(`${path.sep}dist${path.sep}bench`, `${path.sep}bench`);
@@ -125,6 +125,20 @@ async function main(): Promise<void> {
     const direct = directEndpoint(sshd.port, sshd.clientKeyFile, sshd.hostKeyPub, sshd.user, dir);
     const gwEp = async (gw: BenchGateway, target = 'web-1') => gatewayEndpoint(gw.sshPort, gw.knownHostsFile, target, await gw.token('bench-agent', ['agents'], 3600));
 
+    // 0. Memory of idle sessions, first: later phases leave garbage whose collection would
+    //    shrink the RSS while sessions are added and hide them. One warm-up command before.
+    const idleN = P.sessions.at(-1)!;
+    const idleToken = await gwFull.token('bench-agent', ['agents'], 3600);
+    const warm = await connectClient({ host: '127.0.0.1', port: gwFull.sshPort, username: 'bench-up', tryKeyboard: true, authHandler: ['keyboard-interactive'] }, idleToken);
+    await timedExec(warm, 'echo warm');
+    warm.end();
+    log(`idle sessions: ${idleN} connections through the gateway, no channel`);
+    const idleSessions = await measureIdle({
+      sessions: idleN,
+      pid: gwFull.proc.pid!,
+      connect: () => connectClient({ host: '127.0.0.1', port: gwFull.sshPort, username: 'bench-up', tryKeyboard: true, authHandler: ['keyboard-interactive'] }, idleToken),
+    });
+    log(`idle sessions: RSS ${idleSessions.beforeMb} → ${idleSessions.afterMb} MB, ${idleSessions.kbPerSession} kB/session`);
     // 1. Bulk throughput.
     const bulkFile = path.join(dir, 'bulk.txt');
     makeBulkFile(bulkFile, P.bulkBytes);
@@ -173,6 +187,37 @@ async function main(): Promise<void> {
       addedP99Spread: summarize(reps.map((r) => r.g99 - r.d99)),
     };
 
+    // 2b. The same against the ssh2 upstream, which answers without forking: what the gateway
+    //     itself adds, without sshd's per-exec fork and shell start-up in the noise.
+    log(`latency (ssh2 upstream): ${P.latencyN} sequential \`true\` execs x ${P.latencyReps} repetitions per side`);
+    const dUp = await connectClient({ host: '127.0.0.1', port: up.port, username: 'bench', privateKey: sshd.clientKey }, null);
+    const gUp = await connectClient(
+      { host: '127.0.0.1', port: gwFull.sshPort, username: 'bench-up', tryKeyboard: true, authHandler: ['keyboard-interactive'] },
+      await gwFull.token('bench-agent', ['agents'], 3600),
+    );
+    await latencyRun(dUp, 20);
+    await latencyRun(gUp, 20);
+    const upReps: { d50: number; d99: number; g50: number; g99: number }[] = [];
+    for (let rep = 0; rep < P.latencyReps; rep++) {
+      const d = await latencyRun(dUp, P.latencyN);
+      const g = await latencyRun(gUp, P.latencyN);
+      upReps.push({ d50: quantile(d, 0.5), d99: quantile(d, 0.99), g50: quantile(g, 0.5), g99: quantile(g, 0.99) });
+    }
+    dUp.end();
+    gUp.end();
+    const latencySsh2Upstream = {
+      execs: P.latencyN,
+      directP50Ms: summarize(upReps.map((r) => r.d50)),
+      directP99Ms: summarize(upReps.map((r) => r.d99)),
+      gatewayP50Ms: summarize(upReps.map((r) => r.g50)),
+      gatewayP99Ms: summarize(upReps.map((r) => r.g99)),
+      addedP50Ms: round(median(upReps.map((r) => r.g50 - r.d50)), 3),
+      addedP99Ms: round(median(upReps.map((r) => r.g99 - r.d99)), 3),
+      addedP50Spread: summarize(upReps.map((r) => r.g50 - r.d50)),
+      addedP99Spread: summarize(upReps.map((r) => r.g99 - r.d99)),
+    };
+    log(`latency (ssh2 upstream): added p50 ${latencySsh2Upstream.addedP50Ms} ms, p99 ${latencySsh2Upstream.addedP99Ms} ms`);
+
     // 3. Connection set-up: new OpenSSH connection + auth + `true`, alternating sides.
     log(`set-up: ${P.setupN} x \`ssh … true\` per side, alternating`);
     const gSetupEp = await gwEp(gwFull);
@@ -220,7 +265,6 @@ async function main(): Promise<void> {
       log(`  direct p99 ${d.p99Ms} ms (${d.errors} errors); gateway p99 ${g.p99Ms} ms, ${g.errors} errors, RSS ${g.rssMb} MB, idle ${g.idleSessionKb} kB/session`);
       concurrency.push({ ...g, directP50Ms: d.p50Ms, directP99Ms: d.p99Ms, directErrors: d.errors });
     }
-    const idle = concurrency.map((c) => c.idleSessionKb).filter((x): x is number => x !== null);
 
     // 5. Components (written by their owners; a missing one is reported as null).
     const component = async <T>(name: string, file: string, fn: string): Promise<T | null> => {
@@ -245,6 +289,7 @@ async function main(): Promise<void> {
       machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model ?? 'unknown', memoryGb: round(os.totalmem() / 2 ** 30, 1), node: process.version, openssh: opensshVersion, platform: `${os.platform()} ${os.release()}` },
       throughput,
       latency,
+      latencySsh2Upstream,
       setup,
       concurrencyUpstream: 'lightweight ssh2 server (bench/ssh2-upstream.ts), one process; gateway with masking and recording on',
       concurrency: concurrency.map((c) => ({
@@ -263,7 +308,8 @@ async function main(): Promise<void> {
         directP99Ms: c.directP99Ms,
         directErrors: c.directErrors,
       })),
-      idleSessionKb: idle.length ? round(idle.reduce((a, b) => Math.max(a, b), -Infinity), 1) : null,
+      idleSessionKb: idleSessions.kbPerSession,
+      idleSessions,
       maskMBps: mask ? round(mask.withSecretsMBps, 1) : null,
       maskWithoutSecretsMBps: mask ? round(mask.withoutSecretsMBps, 1) : null,
       policyDecisionsPerSec: policy ? Math.round(policy.uncachedPerSec) : null,
@@ -304,9 +350,11 @@ type Results = Record<string, unknown> & {
   machine: Record<string, unknown>;
   throughput: { bytes: number; directMBps: Summary; maskedMBps: Summary; plainMBps: Summary; ratioMasked: number; ratioPlain: number };
   latency: { execs: number; directP50Ms: Summary; directP99Ms: Summary; gatewayP50Ms: Summary; gatewayP99Ms: Summary; addedP50Ms: number; addedP99Ms: number; addedP50Spread: Summary; addedP99Spread: Summary };
+  latencySsh2Upstream: Results['latency'];
   setup: { runs: number; directMs: Summary; gatewayMs: Summary; ratio: number };
   concurrency: { sessions: number; seconds: number; commands: number; errors: number; errorSamples: string[]; p50Ms: number; p99Ms: number; maxMs: number; rssMb: number | null; idleSessionKb: number | null; connectSeconds: number; directP50Ms: number; directP99Ms: number; directErrors: number }[];
   idleSessionKb: number | null;
+  idleSessions: { sessions: number; kbPerSession: number; beforeMb: number; afterMb: number };
   maskMBps: number | null;
   policyDecisionsPerSec: number | null;
   auditAppendsPerSec: number | null;
@@ -332,11 +380,12 @@ function renderMarkdown(r: Results): string {
     `| throughput, both off | ${r.throughput.ratioPlain}× direct | ≥ 0.8× | ${ok(r.throughput.ratioPlain >= 0.8)} |`,
     `| added latency per command, p50 | ${r.latency.addedP50Ms.toFixed(2)} ms | ≤ 3 ms | ${ok(r.latency.addedP50Ms <= 3)} |`,
     `| added latency per command, p99 | ${r.latency.addedP99Ms.toFixed(2)} ms | ≤ 10 ms | ${ok(r.latency.addedP99Ms <= 10)} |`,
+    `| (same, against the ssh2 upstream: p50 / p99) | ${r.latencySsh2Upstream.addedP50Ms.toFixed(2)} / ${r.latencySsh2Upstream.addedP99Ms.toFixed(2)} ms | ≤ 3 / ≤ 10 ms | ${ok(r.latencySsh2Upstream.addedP50Ms <= 3 && r.latencySsh2Upstream.addedP99Ms <= 10)} |`,
     `| connection set-up | ${r.setup.ratio}× direct | ≤ 1.2× | ${ok(r.setup.ratio <= 1.2)} |`,
     last
       ? `| concurrency at ${last.sessions} sessions | ${last.errors} errors, p99 ${last.p99Ms} ms, RSS ${last.rssMb} MB | 0 errors, p99 ≤ 100 ms at 1,000 | ${ok(last.errors === 0 && last.p99Ms <= 100)}${last.sessions < 1000 ? ' (quick run: fewer sessions)' : ''} |`
       : '',
-    `| memory per idle session | ${r.idleSessionKb ?? 'n/a'} kB | ≤ 1,024 kB | ${r.idleSessionKb === null ? 'n/a' : ok(r.idleSessionKb <= 1024)} |`,
+    `| memory per idle session | ${r.idleSessionKb ?? 'n/a'} kB (${r.idleSessions.sessions} sessions: RSS ${r.idleSessions.beforeMb} → ${r.idleSessions.afterMb} MB) | ≤ 1,024 kB | ${r.idleSessionKb === null ? 'n/a' : ok(r.idleSessionKb <= 1024)} |`,
     '',
     '## Bulk throughput',
     '',
@@ -358,6 +407,14 @@ function renderMarkdown(r: Results): string {
     `| gateway | ${s(r.latency.gatewayP50Ms, 2)} | ${s(r.latency.gatewayP99Ms, 2)} |`,
     `| added by the gateway | ${s(r.latency.addedP50Spread, 2)} | ${s(r.latency.addedP99Spread, 2)} |`,
     '',
+    'The same against the lightweight ssh2 upstream (no fork or shell per exec, so what remains is what the gateway adds: policy decision, durable audit appends, recording, the second SSH hop):',
+    '',
+    '| path | p50 ms | p99 ms |',
+    '| --- | --- | --- |',
+    `| direct to the ssh2 upstream | ${s(r.latencySsh2Upstream.directP50Ms, 2)} | ${s(r.latencySsh2Upstream.directP99Ms, 2)} |`,
+    `| gateway → ssh2 upstream | ${s(r.latencySsh2Upstream.gatewayP50Ms, 2)} | ${s(r.latencySsh2Upstream.gatewayP99Ms, 2)} |`,
+    `| added by the gateway | ${s(r.latencySsh2Upstream.addedP50Spread, 2)} | ${s(r.latencySsh2Upstream.addedP99Spread, 2)} |`,
+    '',
     '## Connection set-up',
     '',
     `New connection + authentication + \`true\` with OpenSSH \`ssh\` (askpass answering the token prompt for the gateway), ${r.setup.runs} runs per side, alternating.`,
@@ -374,7 +431,7 @@ function renderMarkdown(r: Results): string {
     '',
     '![latency against concurrency](latency-concurrency.svg)',
     '',
-    '| sessions | commands | errors | gateway p50 / p99 / max ms | direct p50 / p99 ms | gateway peak RSS MB | idle kB/session | connect s |',
+    '| sessions | commands | errors | gateway p50 / p99 / max ms | direct p50 / p99 ms | gateway peak RSS MB | idle kB/session (noisy at this level) | connect s |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
     ...r.concurrency.map(
       (c) =>

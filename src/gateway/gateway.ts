@@ -1,8 +1,7 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import ssh2, { type Connection, type ServerChannel, type Session } from 'ssh2';
-import type { Logger } from 'pino';
-import type { Config, TargetConfig } from '../config/types.js';
+import type { TargetConfig } from '../config/types.js';
 import type { Identity } from '../identity/types.js';
 import type { PtyRequest, UpstreamProcess } from '../upstream/types.js';
 import type { Recorder } from '../audit/index.js';
@@ -69,6 +68,8 @@ export class SshGateway {
       return;
     }
     this.connections.add(client);
+    // Nagle + delayed ACK would add ~40 ms to every exit status and prompt (ssh2 leaves it on).
+    (client as unknown as { setNoDelay(on: boolean): void }).setNoDelay(true);
     let conn: ConnectionState | null = null;
     // Agents must authenticate promptly: a connection that never finishes auth is dropped.
     const authTimer = setTimeout(() => {
@@ -293,9 +294,17 @@ export class SshGateway {
       const ch = accept();
       const why = `interactive shells are not allowed on target ${c.target.name}: run commands with ssh ${c.target.name}@gateway 'COMMAND'`;
       this.refused(c, 'shell', policy.shell);
-      ch.stderr.write(forTerminal(msg.error(why), !!pty));
-      ch.exit(126);
-      ch.end();
+      // Not in the same breath as the CHANNEL_SUCCESS: an ssh2-based agent attaches its 'exit'
+      // listener only in the shell() callback and would miss an exit status read together with it.
+      setTimeout(() => {
+        try {
+          ch.stderr.write(forTerminal(msg.error(why), !!pty));
+          ch.exit(126);
+          ch.end();
+        } catch {
+          /* the agent already left */
+        }
+      }, 20);
     });
   }
 }

@@ -62,7 +62,11 @@ export class SshPool {
       ...(cred.kind === 'private-key' ? { privateKey: cred.value } : { password: cred.value.toString('utf8') }),
     };
     conn.ready = new Promise<void>((resolve, reject) => {
-      client.once('ready', () => resolve());
+      client.once('ready', () => {
+        // Nagle + delayed ACK would add ~40 ms to every small exchange (ssh2 leaves it on).
+        client.setNoDelay(true);
+        resolve();
+      });
       client.once('error', (err: Error & { level?: string }) => {
         if (presented) {
           this.log.error({ target: target.name, expected: target.hostKey, presented }, 'upstream host key mismatch: refusing the target');
