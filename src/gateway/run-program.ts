@@ -1,11 +1,10 @@
 import type { ServerChannel } from 'ssh2';
 import { Recorder } from '../audit/index.js';
-import type { MaskStream } from '../masking/index.js';
 import { openLocal } from '../upstream/local-target.js';
 import type { ExitInfo, PtyRequest, UpstreamProcess } from '../upstream/types.js';
 import type { ConnectionState, GatewayDeps, LiveChannel } from './context.js';
 import { EXIT_REFUSED, EXIT_UPSTREAM, forTerminal, msg } from './messages.js';
-import { RecordTap, relayOutput } from './relay-output.js';
+import { outputPath, relayOutput } from './relay-output.js';
 import { gateLine } from './gate-line.js';
 
 export interface ChannelRequest {
@@ -146,17 +145,7 @@ export async function runProgram(deps: GatewayDeps, conn: ConnectionState, ch: S
     },
   };
 
-  const outMask: MaskStream | null = masker ? masker.createStream() : null;
-  const errMask: MaskStream | null = masker && up.stderr ? masker.createStream() : null;
-  // Watchers get the masked bytes, decoded per stream so a split UTF-8 character is never mangled.
-  const watcher = () => {
-    const dec = new TextDecoder('utf-8');
-    return (chunk: Buffer) => {
-      if (deps.hub.hasWatchers(conn.session)) deps.hub.publish(conn.session, { channel: req.channelNo, kind: 'o', data: dec.decode(chunk, { stream: true }) });
-    };
-  };
-  const outTap = new RecordTap(recorder, watcher());
-  const errTap = new RecordTap(recorder, watcher());
+  const { outMask, errMask, outTap, errTap } = outputPath(deps, conn.session, req.channelNo, masker, recorder, up.stderr !== null);
 
   // Agent input → program (classic pipe: back-pressure, EOF forwarded).
   if (recorder && deps.config.audit.recordInput) {

@@ -1,11 +1,10 @@
 import type { ServerChannel } from 'ssh2';
 import { Recorder } from '../../audit/index.js';
-import type { MaskStream } from '../../masking/index.js';
 import { openLocal } from '../../upstream/local-target.js';
 import type { ExitInfo, UpstreamProcess } from '../../upstream/types.js';
 import type { ConnectionState, GatewayDeps, LiveChannel } from '../context.js';
 import { EXIT_REFUSED, EXIT_UPSTREAM, forTerminal, msg } from '../messages.js';
-import { RecordTap, relayOutput } from '../relay-output.js';
+import { outputPath, relayOutput } from '../relay-output.js';
 import type { ChannelRequest } from '../run-program.js';
 import { gateLine } from './gate-line.js';
 import { buildIntegration, GUARDED_SHELL_COMMAND } from './integration.js';
@@ -154,16 +153,7 @@ export async function runGuardedShell(deps: GatewayDeps, conn: ConnectionState, 
   const say = (text: string) => filter.inject(forTerminal(text, true));
   const showPrompt = () => filter.inject(filter.lastPrompt);
 
-  const outMask: MaskStream | null = masker ? masker.createStream() : null;
-  const errMask: MaskStream | null = masker && upstream.stderr ? masker.createStream() : null;
-  const watcher = () => {
-    const dec = new TextDecoder('utf-8');
-    return (chunk: Buffer) => {
-      if (deps.hub.hasWatchers(conn.session)) deps.hub.publish(conn.session, { channel: req.channelNo, kind: 'o', data: dec.decode(chunk, { stream: true }) });
-    };
-  };
-  const outTap = new RecordTap(recorder, watcher());
-  const errTap = new RecordTap(recorder, watcher());
+  const { outMask, errMask, outTap, errTap } = outputPath(deps, conn.session, req.channelNo, masker, recorder, upstream.stderr !== null);
 
   const failClosed = (reason: string) => {
     if (state === 'closing') return;
