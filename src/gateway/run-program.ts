@@ -23,7 +23,7 @@ export interface ChannelRequest {
 }
 
 /** Finish the agent's channel: exit status (or signal) first, then EOF and close (RFC 4254 §6.10). */
-function finish(ch: ServerChannel, exit: ExitInfo): void {
+export function finish(ch: ServerChannel, exit: ExitInfo): void {
   try {
     if (exit.signal) ch.exit(exit.signal, !!exit.coreDumped, exit.message ?? '');
     else ch.exit(exit.code ?? EXIT_UPSTREAM);

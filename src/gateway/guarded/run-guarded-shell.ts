@@ -5,7 +5,7 @@ import type { ExitInfo, UpstreamProcess } from '../../upstream/types.js';
 import type { ConnectionState, GatewayDeps, LiveChannel } from '../context.js';
 import { EXIT_REFUSED, EXIT_UPSTREAM, forTerminal, msg } from '../messages.js';
 import { outputPath, relayOutput } from '../relay-output.js';
-import type { ChannelRequest } from '../run-program.js';
+import { finish, type ChannelRequest } from '../run-program.js';
 import { gateLine } from './gate-line.js';
 import { buildIntegration, GUARDED_SHELL_COMMAND } from './integration.js';
 import { LineEditor } from './line-editor.js';
@@ -24,15 +24,6 @@ const QUIT = 0x1c;
 
 type State = 'starting' | 'syncing' | 'prompt' | 'deciding' | 'sent' | 'running' | 'closing';
 
-function finish(ch: ServerChannel, exit: ExitInfo): void {
-  try {
-    if (exit.signal) ch.exit(exit.signal, !!exit.coreDumped, exit.message ?? '');
-    else ch.exit(exit.code ?? EXIT_UPSTREAM);
-  } catch {
-    /* channel already closed by the agent */
-  }
-  ch.end();
-}
 
 /**
  * An interactive shell where every line is decided before the shell sees it (docs/guarded-shell.md).
