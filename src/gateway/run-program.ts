@@ -1,6 +1,6 @@
 import type { ServerChannel } from 'ssh2';
-import { Recorder } from '../audit/index.js';
-import { openLocal } from '../upstream/local-target.js';
+import type { Recorder } from '../audit/index.js';
+import { openRecording, openUpstream } from './open-channel-io.js';
 import type { ExitInfo, PtyRequest, UpstreamProcess } from '../upstream/types.js';
 import type { ConnectionState, GatewayDeps, LiveChannel } from './context.js';
 import { EXIT_REFUSED, EXIT_UPSTREAM, forTerminal, msg } from './messages.js';
@@ -91,17 +91,8 @@ export async function runProgram(deps: GatewayDeps, conn: ConnectionState, ch: S
   // Allowed: run it.
   let recorder: Recorder | null = null;
   try {
-    if (deps.config.recording.enabled) {
-      recorder = Recorder.open({
-        dir: deps.config.recordings,
-        session: conn.session,
-        channel: req.channelNo,
-        width: req.pty?.cols || 80,
-        height: req.pty?.rows || 24,
-        title: `${conn.identity.subject}@${target.name}${req.command !== null ? ': ' + maskText(req.command).slice(0, 200) : ''}`,
-        recordInput: deps.config.audit.recordInput,
-      });
-    }
+    const title = `${conn.identity.subject}@${target.name}${req.command !== null ? ': ' + maskText(req.command).slice(0, 200) : ''}`;
+    recorder = openRecording(deps, conn, req.channelNo, req.pty, title);
   } catch (err) {
     log.error({ ...base, err: (err as Error).message }, 'recording cannot be written: command refused');
     // The decision above said "allow": close it in the log so no one reads that the command ran.
@@ -113,10 +104,7 @@ export async function runProgram(deps: GatewayDeps, conn: ConnectionState, ch: S
   }
 
   try {
-    up =
-      target.kind === 'local'
-        ? openLocal(target, req.command, { pty: req.pty, env: req.env })
-        : await deps.pool.open(target, req.command, { pty: req.pty, env: req.env });
+    up = await openUpstream(deps, target, req.command, { pty: req.pty, env: req.env });
   } catch (err) {
     const text = (err as Error).message;
     log.warn({ ...base, err: text }, 'upstream open failed');

@@ -1,6 +1,6 @@
 import type { ServerChannel } from 'ssh2';
-import { Recorder } from '../../audit/index.js';
-import { openLocal } from '../../upstream/local-target.js';
+import type { Recorder } from '../../audit/index.js';
+import { openRecording, openUpstream } from '../open-channel-io.js';
 import type { ExitInfo, UpstreamProcess } from '../../upstream/types.js';
 import type { ConnectionState, GatewayDeps, LiveChannel } from '../context.js';
 import { EXIT_REFUSED, EXIT_UPSTREAM, forTerminal, msg } from '../messages.js';
@@ -78,17 +78,7 @@ export async function runGuardedShell(deps: GatewayDeps, conn: ConnectionState, 
 
   let recorder: Recorder | null = null;
   try {
-    if (deps.config.recording.enabled) {
-      recorder = Recorder.open({
-        dir: deps.config.recordings,
-        session: conn.session,
-        channel: req.channelNo,
-        width: pty.cols || 80,
-        height: pty.rows || 24,
-        title: `${conn.identity.subject}@${target.name}: guarded shell`,
-        recordInput: deps.config.audit.recordInput,
-      });
-    }
+    recorder = openRecording(deps, conn, req.channelNo, pty, `${conn.identity.subject}@${target.name}: guarded shell`);
   } catch (err) {
     log.error({ ...base, err: (err as Error).message }, 'recording cannot be written: shell refused');
     refuse(msg.error('the recording cannot be written: shell refused'));
@@ -97,10 +87,7 @@ export async function runGuardedShell(deps: GatewayDeps, conn: ConnectionState, 
 
   const integration = buildIntegration();
   try {
-    up =
-      target.kind === 'local'
-        ? openLocal(target, GUARDED_SHELL_COMMAND, { pty, env: req.env })
-        : await deps.pool.open(target, GUARDED_SHELL_COMMAND, { pty, env: req.env });
+    up = await openUpstream(deps, target, GUARDED_SHELL_COMMAND, { pty, env: req.env });
   } catch (err) {
     const text = (err as Error).message;
     log.warn({ ...base, err: text }, 'upstream open failed');
