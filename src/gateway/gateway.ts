@@ -112,8 +112,9 @@ export class SshGateway {
           () => true,
           (err: Error) => {
             log.error({ session: c.session, err: err.message }, 'audit append failed: refusing commands and closing the session');
-            // A moment for channels already requested to get a clear refusal, then the connection goes.
-            setTimeout(() => client.end(), 1000).unref();
+            // Time for the agent's channel requests (which may come well after authentication on a
+            // loaded machine) to get a clear refusal; then the connection goes.
+            setTimeout(() => client.end(), 10_000).unref();
             return false;
           },
         );

@@ -27,3 +27,10 @@ export async function openUpstream(
 ): Promise<UpstreamProcess> {
   return target.kind === 'local' ? openLocal(target, command, opts) : await deps.pool.open(target, command, opts);
 }
+
+/** Seal the recording (if any) and bind it into the chain with a `recording.sealed` event. */
+export async function sealRecording(deps: GatewayDeps, base: Record<string, unknown>, recorder: Recorder | null): Promise<void> {
+  if (!recorder) return;
+  const sealed = recorder.seal();
+  await deps.audit.append({ type: 'recording.sealed', ...base, file: sealed.file, size: sealed.size, sha256: sealed.sha256 });
+}

@@ -1,6 +1,6 @@
 import type { ServerChannel } from 'ssh2';
 import type { Recorder } from '../audit/index.js';
-import { openRecording, openUpstream } from './open-channel-io.js';
+import { openRecording, openUpstream, sealRecording } from './open-channel-io.js';
 import type { ExitInfo, PtyRequest, UpstreamProcess } from '../upstream/types.js';
 import type { ConnectionState, GatewayDeps, LiveChannel } from './context.js';
 import { EXIT_REFUSED, EXIT_UPSTREAM, forTerminal, msg } from './messages.js';
@@ -180,10 +180,7 @@ async function sealAndLog(
   detectors: Record<string, number>,
 ): Promise<void> {
   try {
-    if (recorder) {
-      const sealed = recorder.seal();
-      await deps.audit.append({ type: 'recording.sealed', ...base, file: sealed.file, size: sealed.size, sha256: sealed.sha256 });
-    }
+    await sealRecording(deps, base, recorder);
     await deps.audit.append({
       type: 'command.result',
       ...base,

@@ -1,6 +1,6 @@
 import type { ServerChannel } from 'ssh2';
 import type { Recorder } from '../../audit/index.js';
-import { openRecording, openUpstream } from '../open-channel-io.js';
+import { openRecording, openUpstream, sealRecording } from '../open-channel-io.js';
 import type { ExitInfo, UpstreamProcess } from '../../upstream/types.js';
 import type { ConnectionState, GatewayDeps, LiveChannel } from '../context.js';
 import { EXIT_REFUSED, EXIT_UPSTREAM, forTerminal, msg } from '../messages.js';
@@ -383,10 +383,7 @@ export async function runGuardedShell(deps: GatewayDeps, conn: ConnectionState, 
 
 async function endEvents(deps: GatewayDeps, base: Record<string, unknown>, recorder: Recorder | null, exit: ExitInfo, reason: string, startedAt: number): Promise<void> {
   try {
-    if (recorder) {
-      const sealed = recorder.seal();
-      await deps.audit.append({ type: 'recording.sealed', ...base, file: sealed.file, size: sealed.size, sha256: sealed.sha256 });
-    }
+    await sealRecording(deps, base, recorder);
     await deps.audit.append({ type: 'shell.end', ...base, mode: 'guarded', exit: exit.code, signal: exit.signal, reason, durationMs: Date.now() - startedAt });
   } catch (err) {
     deps.log.error({ ...base, err: (err as Error).message }, 'audit append failed at the end of a guarded shell');
