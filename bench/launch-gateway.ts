@@ -29,7 +29,10 @@ export async function launchGateway(opts: GatewayOptions): Promise<BenchGateway>
     const code = await new Promise((r) => add.once('exit', r));
     if (code !== 0) throw new Error(`vault add failed: ${err}`);
   }
-  const proc = spawn(process.execPath, [cliPath, 'serve', '--config', w.configFile], { env: w.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // BENCH_GATEWAY_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the gateway
+  // under bench load; Node refuses --cpu-prof in NODE_OPTIONS.
+  const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const proc = spawn(process.execPath, [...nodeArgs, cliPath, 'serve', '--config', w.configFile], { env: w.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   proc.stderr!.on('data', (d: Buffer) => {
     if (stderr.length < 8192) stderr += d.toString('utf8');

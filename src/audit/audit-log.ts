@@ -1,10 +1,10 @@
-import { statSync } from 'node:fs';
-import type { Statement } from 'better-sqlite3';
 import { AuditWriteError } from '../errors.js';
 import type { Store } from '../store/open-store.js';
 import { canonicalize } from './canonicalize.js';
-import { auditTimestamp, chainHash, GENESIS_HASH } from './chain-hash.js';
+import { auditTimestamp } from './chain-hash.js';
 import { ensureAuditSchema } from './ensure-audit-schema.js';
+import { fileIdentity, InlineSink, type EventSink, type Head, type PendingEvent } from './event-writer.js';
+import { ThreadSink } from './event-writer-thread.js';
 import { checkWitnessUrl, publishWitness } from './publish-witness.js';
 import { signCheckpoint } from './sign-checkpoint.js';
 import { loadOrCreateSigningKey, type AuditSigningKey } from './signing-key.js';
@@ -24,11 +24,16 @@ export interface AuditOptions {
   witness: string | null;
   witnessUrl: string | null;
   logger?: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
+  /**
+   * Where the durable commits run: 'thread' (default for a file store) on a worker thread with
+   * its own connection, so an fsync never stalls the event loop; 'inline' on this thread
+   * (always for in-memory and read-only stores).
+   */
+  writer?: 'thread' | 'inline';
 }
 
-type Head = { seq: number; hash: string; ts: string; type: string };
 type Item =
-  | { kind: 'event'; type: string; ts: string; prefix: string; suffix: string; resolve(v: { seq: number; hash: string }): void; reject(e: unknown): void }
+  | (PendingEvent & { kind: 'event'; resolve(v: { seq: number; hash: string }): void; reject(e: unknown): void })
   | { kind: 'checkpoint'; resolve(): void; reject(e: unknown): void };
 
 /** Fields the log itself assigns. */
@@ -36,8 +41,9 @@ const RESERVED = new Set(['seq', 'ts']);
 
 /**
  * The hash-chained audit log. Appends are queued and written in one BEGIN IMMEDIATE
- * transaction per event-loop turn (group commit): one fsync for a burst of events from many
- * sessions, and each promise resolves only after its commit. The head is read inside each
+ * transaction per batch (group commit): everything queued while the previous commit was
+ * being made durable goes into the next one, so a burst of events from many sessions costs
+ * one fsync, and each promise resolves only after its commit. The head is read inside each
  * transaction, so another process appending to the same store keeps the chain gap-free.
  */
 export class AuditLog {
@@ -47,28 +53,14 @@ export class AuditLog {
   private sinceCheckpoint = 0;
   private timer: NodeJS.Timeout | null = null;
   private readonly posts = new Set<Promise<void>>();
-  private readonly headStmt: Statement;
-  private readonly insertStmt: Statement;
   /** Number of transactions that wrote events (diagnostics: shows group commit at work). */
   transactions = 0;
-  /** The store file's identity at open: SQLite keeps writing to a deleted file without error. */
-  private readonly fileId: string | null;
 
   private constructor(
-    private readonly db: Store,
+    private readonly sink: EventSink,
     private readonly opts: AuditOptions,
     private readonly key: AuditSigningKey,
-  ) {
-    this.headStmt = db.prepare('SELECT seq, hash, ts, type FROM audit_events ORDER BY seq DESC LIMIT 1');
-    this.insertStmt = db.prepare('INSERT INTO audit_events (seq, ts, type, body, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)');
-    this.fileId = db.memory ? null : fileIdentity(db.name);
-  }
-
-  /** Throws when the store file is gone or replaced: a commit there would not be evidence. */
-  private checkStoreFile(): void {
-    if (this.fileId === null) return;
-    if (fileIdentity(this.db.name) !== this.fileId) throw new Error('the store file was removed or replaced');
-  }
+  ) {}
 
   static async open(db: Store, opts: AuditOptions): Promise<AuditLog> {
     if (!Number.isInteger(opts.checkpointEvery) || opts.checkpointEvery < 1) throw new TypeError('audit checkpointEvery must be a positive integer');
@@ -84,7 +76,13 @@ export class AuditLog {
     // Durable means the WAL is fsynced at each commit.
     if (!db.readonly && Number(db.pragma('synchronous', { simple: true })) < 2) db.pragma('synchronous = FULL');
     const key = await loadOrCreateSigningKey(opts.dataDir, opts.logger);
-    const log = new AuditLog(db, opts, key);
+    // The store file's identity now: SQLite keeps writing to a deleted file without error.
+    const fileId = db.memory ? null : fileIdentity(db.name);
+    const sink =
+      opts.writer === 'inline' || db.memory || db.readonly || fileId === null
+        ? new InlineSink(db, fileId)
+        : new ThreadSink({ file: db.name, fileId, busyTimeoutMs: Number(db.pragma('busy_timeout', { simple: true })) });
+    const log = new AuditLog(sink, opts, key);
     log.timer = setInterval(() => {
       if (log.sinceCheckpoint > 0) log.checkpoint().catch((err) => log.warn(err, 'periodic audit checkpoint failed'));
     }, opts.checkpointIntervalMs);
@@ -134,7 +132,7 @@ export class AuditLog {
     });
   }
 
-  /** Final checkpoint, stop timers, wait for witness posts. Does not close the store. */
+  /** Final checkpoint, stop timers, wait for witness posts. Does not close the caller's store. */
   async close(): Promise<void> {
     if (this.closed) return;
     if (this.timer) clearInterval(this.timer);
@@ -144,6 +142,7 @@ export class AuditLog {
       await final;
     } finally {
       await Promise.allSettled([...this.posts]);
+      await this.sink.close();
     }
   }
 
@@ -162,7 +161,7 @@ export class AuditLog {
         let n = 0;
         while (n < this.queue.length && n < room && this.queue[n]!.kind === 'event') n++;
         if (n > 0) {
-          this.writeBatch(this.queue.splice(0, n) as Extract<Item, { kind: 'event' }>[]);
+          await this.writeBatch(this.queue.splice(0, n) as Extract<Item, { kind: 'event' }>[]);
           if (this.sinceCheckpoint >= this.opts.checkpointEvery) {
             await this.runCheckpoint().catch((err) => this.warn(err, 'audit checkpoint failed'));
           }
@@ -185,25 +184,10 @@ export class AuditLog {
     }
   }
 
-  private writeBatch(batch: Extract<Item, { kind: 'event' }>[]): void {
-    const results: { seq: number; hash: string }[] = [];
+  private async writeBatch(batch: Extract<Item, { kind: 'event' }>[]): Promise<void> {
+    let results;
     try {
-      this.checkStoreFile();
-      this.db
-        .transaction(() => {
-          const head = this.headStmt.get() as Head | undefined;
-          let seq = head ? head.seq : 0;
-          let prev = head ? head.hash : GENESIS_HASH;
-          for (const item of batch) {
-            seq += 1;
-            const body = item.prefix + seq + item.suffix;
-            const hash = chainHash(prev, body);
-            this.insertStmt.run(seq, item.ts, item.type, body, prev, hash);
-            results.push({ seq, hash });
-            prev = hash;
-          }
-        })
-        .immediate();
+      results = await this.sink.writeEvents(batch);
     } catch (err) {
       const e = new AuditWriteError(`audit append failed: ${describe(err)}`, { cause: err });
       for (const item of batch) item.reject(e);
@@ -218,7 +202,7 @@ export class AuditLog {
     for (let attempt = 0; attempt < 10; attempt++) {
       let head: Head | undefined;
       try {
-        head = this.headStmt.get() as Head | undefined;
+        head = await this.sink.head();
       } catch (err) {
         throw new AuditWriteError(`audit checkpoint failed: ${describe(err)}`, { cause: err });
       }
@@ -227,19 +211,9 @@ export class AuditLog {
         return;
       }
       const jws = await signCheckpoint(this.key, { seq: head.seq, hash: head.hash, ts: head.ts });
-      let written = false;
+      let written: boolean;
       try {
-        this.checkStoreFile();
-        this.db
-          .transaction(() => {
-            const now = this.headStmt.get() as Head | undefined;
-            if (!now || now.seq !== head!.seq) return; // another process appended meanwhile: sign the new head
-            const ts = auditTimestamp();
-            const body = canonicalize({ seq: head!.seq + 1, ts, type: 'checkpoint', head: { seq: head!.seq, hash: head!.hash }, jws });
-            this.insertStmt.run(head!.seq + 1, ts, 'checkpoint', body, head!.hash, chainHash(head!.hash, body));
-            written = true;
-          })
-          .immediate();
+        written = await this.sink.insertCheckpoint(head, jws);
       } catch (err) {
         throw new AuditWriteError(`audit checkpoint failed: ${describe(err)}`, { cause: err });
       }
@@ -257,15 +231,6 @@ export class AuditLog {
 
   private warn(err: unknown, msg: string): void {
     this.opts.logger?.warn({ err: describe(err) }, msg);
-  }
-}
-
-function fileIdentity(file: string): string {
-  try {
-    const st = statSync(file);
-    return `${st.dev}:${st.ino}`;
-  } catch {
-    return 'missing';
   }
 }
 

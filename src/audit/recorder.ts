@@ -1,5 +1,6 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { closeSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
+import { mkdir, open, unlink, type FileHandle } from 'node:fs/promises';
+import { createHash, type Hash } from 'node:crypto';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { AuditError } from './errors.js';
@@ -34,9 +35,12 @@ export function recordingFileName(session: string, channel: string | number): st
 
 /**
  * One asciicast v2 file per session channel. Every event is one whole JSON line written with a
- * single append write (no user-space buffer), so the file is valid JSON lines after each call
- * and a SIGKILL leaves a playable recording. UTF-8 is decoded with a StringDecoder per
- * direction so a character split across chunks is written whole in the later event.
+ * single append write (no user-space buffer) before the bytes go on to the agent, so the file
+ * is valid JSON lines after each call and a SIGKILL leaves a playable recording holding
+ * everything the agent was sent. UTF-8 is decoded with a StringDecoder per direction so a
+ * character split across chunks is written whole in the later event. Creating and sealing
+ * (fsync, close) run on libuv's thread pool: they are the slow calls, and the gateway's event
+ * loop relays every other session meanwhile. The SHA-256 is computed as lines are written.
  */
 export class Recorder {
   readonly file: string;
@@ -44,25 +48,31 @@ export class Recorder {
   private readonly start = process.hrtime.bigint();
   private readonly out = new StringDecoder('utf8');
   private readonly inp = new StringDecoder('utf8');
-  private sealed: SealedRecording | null = null;
+  private readonly hash: Hash = createHash('sha256');
+  private size = 0;
+  private sealing: Promise<SealedRecording> | null = null;
 
-  private constructor(file: string, fd: number, private readonly recordInput: boolean) {
+  private constructor(
+    file: string,
+    private readonly fh: FileHandle,
+    private readonly recordInput: boolean,
+  ) {
     this.file = file;
-    this.fd = fd;
+    this.fd = fh.fd;
   }
 
-  static open(opts: RecorderOptions): Recorder {
+  static async open(opts: RecorderOptions): Promise<Recorder> {
     const name = recordingFileName(opts.session, opts.channel);
     if (!Number.isInteger(opts.width) || opts.width < 1 || !Number.isInteger(opts.height) || opts.height < 1) {
       throw new TypeError('recording width and height must be positive integers');
     }
     const dir = path.resolve(opts.dir);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    await mkdir(dir, { recursive: true, mode: 0o700 });
     const file = path.join(dir, name);
-    let fd: number;
+    let fh: FileHandle;
     try {
       // 'ax': never reopen (and so never alter) an existing, possibly sealed, recording.
-      fd = openSync(file, 'ax', 0o600);
+      fh = await open(file, 'ax', 0o600);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new AuditError(`recording ${name} already exists`);
       throw err;
@@ -75,8 +85,15 @@ export class Recorder {
     };
     if (opts.title !== undefined) header.title = opts.title;
     if (opts.env !== undefined) header.env = opts.env;
-    const rec = new Recorder(file, fd, opts.recordInput);
-    rec.line(JSON.stringify(header));
+    const rec = new Recorder(file, fh, opts.recordInput);
+    try {
+      rec.line(JSON.stringify(header));
+    } catch (err) {
+      // Not even the header fits (a full disk): leave no half-written file behind.
+      await fh.close().catch(() => {});
+      await unlink(file).catch(() => {});
+      throw err;
+    }
     return rec;
   }
 
@@ -106,20 +123,31 @@ export class Recorder {
   }
 
   /** Flush undecoded bytes, fsync, close; the file's size and SHA-256. Idempotent. */
-  seal(): SealedRecording {
-    if (this.sealed) return this.sealed;
-    const restOut = this.out.end();
-    if (restOut) this.event('o', restOut);
-    if (this.recordInput) {
-      const restIn = this.inp.end();
-      if (restIn) this.event('i', restIn);
+  seal(): Promise<SealedRecording> {
+    if (this.sealing) return this.sealing;
+    let tail: Error | null = null;
+    try {
+      const restOut = this.out.end();
+      if (restOut) this.event('o', restOut);
+      if (this.recordInput) {
+        const restIn = this.inp.end();
+        if (restIn) this.event('i', restIn);
+      }
+    } catch (err) {
+      tail = err as Error;
     }
-    const fd = this.fd!;
-    fsyncSync(fd);
-    closeSync(fd);
-    this.fd = null;
-    this.sealed = hashFile(this.file);
-    return this.sealed;
+    this.fd = null; // no more events
+    const sealed = { file: path.basename(this.file), size: this.size, sha256: this.hash.digest('hex') };
+    this.sealing = (async () => {
+      try {
+        if (tail) throw tail;
+        await this.fh.sync();
+      } finally {
+        await this.fh.close();
+      }
+      return sealed;
+    })();
+    return this.sealing;
   }
 
   private event(code: string, data: string): void {
@@ -130,7 +158,16 @@ export class Recorder {
   private line(text: string): void {
     const buf = Buffer.from(text + '\n', 'utf8');
     let off = 0;
-    while (off < buf.length) off += writeSync(this.fd!, buf, off, buf.length - off);
+    try {
+      while (off < buf.length) off += writeSync(this.fd!, buf, off, buf.length - off);
+    } catch (err) {
+      // A short write (full disk): cut the partial line, so the file stays whole JSON lines
+      // and matches the hash of what was written.
+      if (off > 0) ftruncateSync(this.fd!, this.size);
+      throw err;
+    }
+    this.hash.update(buf);
+    this.size += buf.length;
   }
 }
 

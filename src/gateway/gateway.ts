@@ -6,7 +6,7 @@ import type { Identity } from '../identity/types.js';
 import type { PtyRequest, UpstreamProcess } from '../upstream/types.js';
 import type { Recorder } from '../audit/index.js';
 import { authenticate, type AuthDeps } from './authenticate.js';
-import type { ConnectionState, GatewayDeps } from './context.js';
+import type { ConnectionState, GatewayDeps, LiveChannel } from './context.js';
 import { forTerminal, msg } from './messages.js';
 import { runProgram } from './run-program.js';
 import { runGuardedShell } from './guarded/run-guarded-shell.js';
@@ -241,8 +241,22 @@ export class SshGateway {
         c.openChannels--;
         return;
       }
+      // Counted as running from now on, whatever stage it is in (audit append, approval wait,
+      // recording, upstream): a graceful stop waits for it or ends it at the deadline.
+      const live: LiveChannel = {
+        session: c.session,
+        done: Promise.resolve(),
+        terminate: () => {
+          try {
+            ch.close();
+          } catch {
+            /* gone */
+          }
+        },
+      };
+      this.deps.live.add(live);
       // Nothing runs before the session's start is durable in the audit log.
-      (this.sessionLogged.get(c) ?? Promise.resolve(true))
+      live.done = (this.sessionLogged.get(c) ?? Promise.resolve(true))
         .then((logged) => {
           if (!logged) {
             ch.stderr.write(forTerminal(msg.error('the audit log cannot be written: command refused'), !!pty));
@@ -260,6 +274,7 @@ export class SshGateway {
               recorder = r;
             },
             connectionClosed,
+            live,
           });
         })
         .catch((err: Error) => {
@@ -274,6 +289,7 @@ export class SshGateway {
         })
         .finally(() => {
           c.openChannels--;
+          this.deps.live.delete(live);
         });
     };
 

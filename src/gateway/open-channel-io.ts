@@ -1,13 +1,13 @@
-import { Recorder } from '../audit/index.js';
+import { Recorder, type AuditEventInput } from '../audit/index.js';
 import type { TargetConfig } from '../config/types.js';
 import { openLocal } from '../upstream/local-target.js';
 import type { PtyRequest, UpstreamProcess } from '../upstream/types.js';
 import type { ConnectionState, GatewayDeps } from './context.js';
 
-/** The channel's recording (null when recordings are off). Throws when the file cannot be created. */
-export function openRecording(deps: GatewayDeps, conn: ConnectionState, channelNo: number, pty: PtyRequest | null, title: string): Recorder | null {
+/** The channel's recording (null when recordings are off). Rejects when the file cannot be created. */
+export async function openRecording(deps: GatewayDeps, conn: ConnectionState, channelNo: number, pty: PtyRequest | null, title: string): Promise<Recorder | null> {
   if (!deps.config.recording.enabled) return null;
-  return Recorder.open({
+  return await Recorder.open({
     dir: deps.config.recordings,
     session: conn.session,
     channel: channelNo,
@@ -28,9 +28,22 @@ export async function openUpstream(
   return target.kind === 'local' ? openLocal(target, command, opts) : await deps.pool.open(target, command, opts);
 }
 
-/** Seal the recording (if any) and bind it into the chain with a `recording.sealed` event. */
-export async function sealRecording(deps: GatewayDeps, base: Record<string, unknown>, recorder: Recorder | null): Promise<void> {
-  if (!recorder) return;
-  const sealed = recorder.seal();
-  await deps.audit.append({ type: 'recording.sealed', ...base, file: sealed.file, size: sealed.size, sha256: sealed.sha256 });
+/**
+ * Seal the recording (if any), then append its `recording.sealed` event and the channel's
+ * closing event (`command.result`, `shell.end`) together: queued in order in the same turn,
+ * they share one durable commit.
+ */
+export async function sealRecording(deps: GatewayDeps, base: Record<string, unknown>, recorder: Recorder | null, closing: AuditEventInput): Promise<void> {
+  let sealed = null;
+  let failure: Error | null = null;
+  try {
+    sealed = recorder ? await recorder.seal() : null;
+  } catch (err) {
+    failure = err as Error; // the channel's end is logged all the same, saying so
+  }
+  await Promise.all([
+    sealed ? deps.audit.append({ type: 'recording.sealed', ...base, file: sealed.file, size: sealed.size, sha256: sealed.sha256 }) : null,
+    deps.audit.append(failure ? { ...closing, recordingError: failure.message } : closing),
+  ]);
+  if (failure) throw failure;
 }

@@ -20,6 +20,8 @@ export interface ChannelRequest {
    * after its input is consumed, which never happens while a command waits for an approval.
    */
   connectionClosed?: Promise<void>;
+  /** This channel in the gateway's running set: its terminate() is ours to define. */
+  live: LiveChannel;
 }
 
 /** Finish the agent's channel: exit status (or signal) first, then EOF and close (RFC 4254 §6.10). */
@@ -61,6 +63,18 @@ export async function runProgram(deps: GatewayDeps, conn: ConnectionState, ch: S
   };
   ch.once('close', gone);
   void req.connectionClosed?.then(gone);
+  req.live.terminate = (reason: string) => {
+    try {
+      ch.stderr.write(forTerminal(msg.error(`session terminated: ${reason}`), isPty));
+    } catch {
+      /* gone */
+    }
+    if (up) up.close(); // the program ends: its result is logged and the exit status sent
+    else {
+      gone(); // still deciding or waiting for an approval: nothing ran
+      finish(ch, { code: EXIT_REFUSED, signal: null });
+    }
+  };
 
   const masker = deps.maskerFor(target);
   const maskText = (s: string) => (masker ? masker.maskText(s).text : s);
@@ -92,7 +106,7 @@ export async function runProgram(deps: GatewayDeps, conn: ConnectionState, ch: S
   let recorder: Recorder | null = null;
   try {
     const title = `${conn.identity.subject}@${target.name}${req.command !== null ? ': ' + maskText(req.command).slice(0, 200) : ''}`;
-    recorder = openRecording(deps, conn, req.channelNo, req.pty, title);
+    recorder = await openRecording(deps, conn, req.channelNo, req.pty, title);
   } catch (err) {
     log.error({ ...base, err: (err as Error).message }, 'recording cannot be written: command refused');
     // The decision above said "allow": close it in the log so no one reads that the command ran.
@@ -119,19 +133,6 @@ export async function runProgram(deps: GatewayDeps, conn: ConnectionState, ch: S
   }
   if (agentGone) up.close();
   req.onUpstream(up, recorder);
-
-  const live: LiveChannel = {
-    session: conn.session,
-    done: Promise.resolve(),
-    terminate: (reason: string) => {
-      try {
-        ch.stderr.write(forTerminal(msg.error(`session terminated: ${reason}`), isPty));
-      } catch {
-        /* gone */
-      }
-      up?.close();
-    },
-  };
 
   const { outMask, errMask, outTap, errTap } = outputPath(deps, conn.session, req.channelNo, masker, recorder, up.stderr !== null);
 
@@ -161,13 +162,7 @@ export async function runProgram(deps: GatewayDeps, conn: ConnectionState, ch: S
     deps.hub.publish(conn.session, { channel: req.channelNo, kind: 'end' });
     if (!agentGone) finish(ch, exit);
   })();
-  live.done = done;
-  deps.live.add(live);
-  try {
-    await done;
-  } finally {
-    deps.live.delete(live);
-  }
+  await done;
 }
 
 async function sealAndLog(
@@ -180,8 +175,7 @@ async function sealAndLog(
   detectors: Record<string, number>,
 ): Promise<void> {
   try {
-    await sealRecording(deps, base, recorder);
-    await deps.audit.append({
+    await sealRecording(deps, base, recorder, {
       type: 'command.result',
       ...base,
       exit: exit.code,

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Recorder, AuditError } from '../../src/audit/index.js';
 import { asciinemaCat, asciinemaPlay, tmpDir } from './helpers.js';
@@ -12,9 +13,9 @@ function lines(file: string): unknown[] {
   return text.trimEnd().split('\n').map((l) => JSON.parse(l));
 }
 
-test('asciicast v2: header, o/i/r/m events, valid JSON lines after every write, plays in asciinema', (t) => {
+test('asciicast v2: header, o/i/r/m events, valid JSON lines after every write, plays in asciinema', async (t) => {
   const dir = tmpDir(t);
-  const rec = Recorder.open({ dir: path.join(dir, 'recordings'), session: 'sess-01', channel: 0, width: 100, height: 30, title: 'web-1', env: { TERM: 'xterm-256color', SHELL: '/bin/bash' }, recordInput: true });
+  const rec = await Recorder.open({ dir: path.join(dir, 'recordings'), session: 'sess-01', channel: 0, width: 100, height: 30, title: 'web-1', env: { TERM: 'xterm-256color', SHELL: '/bin/bash' }, recordInput: true });
   assert.equal(rec.file, path.join(dir, 'recordings', 'sess-01-0.cast'));
   assert.equal(statSync(rec.file).mode & 0o777, 0o600);
   const header = lines(rec.file)[0] as Record<string, unknown>;
@@ -37,10 +38,10 @@ test('asciicast v2: header, o/i/r/m events, valid JSON lines after every write, 
     ['m', 'command: ls'],
   ]);
   for (let i = 1; i < events.length; i++) assert.ok(events[i]![0] >= events[i - 1]![0], 'times never go back');
-  const sealed = rec.seal();
+  const sealed = await rec.seal();
   const data = readFileSync(rec.file);
   assert.deepEqual(sealed, { file: 'sess-01-0.cast', size: data.length, sha256: createHash('sha256').update(data).digest('hex') });
-  assert.deepEqual(rec.seal(), sealed, 'seal is idempotent');
+  assert.deepEqual(await rec.seal(), sealed, 'seal is idempotent');
   rec.output('after seal'); // ignored: a sealed file never changes
   assert.equal(readFileSync(rec.file).length, sealed.size);
   const played = asciinemaCat(rec.file);
@@ -51,16 +52,16 @@ test('asciicast v2: header, o/i/r/m events, valid JSON lines after every write, 
   assert.ok(player.stdout.includes('file-a  file-b'));
 });
 
-test('a UTF-8 character split across chunks is never broken; input off by default', (t) => {
+test('a UTF-8 character split across chunks is never broken; input off by default', async (t) => {
   const dir = tmpDir(t);
-  const rec = Recorder.open({ dir, session: 's2', channel: 'shell', width: 80, height: 24, recordInput: false });
+  const rec = await Recorder.open({ dir, session: 's2', channel: 'shell', width: 80, height: 24, recordInput: false });
   const text = 'héllo → 世界 🎉 done';
   const bytes = Buffer.from(text, 'utf8');
   // One byte at a time: every multi-byte sequence is split.
   for (let i = 0; i < bytes.length; i++) rec.output(bytes.subarray(i, i + 1));
   rec.input('secret input');
   rec.output(Buffer.from([0xe4, 0xb8])); // a truncated character at the end: flushed as U+FFFD on seal
-  rec.seal();
+  await rec.seal();
   const events = lines(rec.file).slice(1) as [number, string, string][];
   assert.ok(events.every((e) => e[1] === 'o'), 'no input events when recordInput is false');
   const joined = events.map((e) => e[2]).join('');
@@ -71,14 +72,43 @@ test('a UTF-8 character split across chunks is never broken; input off by defaul
   assert.ok(played.stdout.includes('世界 🎉'));
 });
 
-test('file names are safe and never reused', (t) => {
+test('file names are safe and never reused', async (t) => {
   const dir = tmpDir(t);
-  assert.throws(() => Recorder.open({ dir, session: '../x', channel: 0, width: 80, height: 24, recordInput: false }), TypeError);
-  assert.throws(() => Recorder.open({ dir, session: 'a/b', channel: 0, width: 80, height: 24, recordInput: false }), TypeError);
-  assert.throws(() => Recorder.open({ dir, session: 'ok', channel: '1-2', width: 80, height: 24, recordInput: false }), TypeError);
-  assert.throws(() => Recorder.open({ dir, session: 'ok', channel: 0, width: 0, height: 24, recordInput: false }), TypeError);
-  const rec = Recorder.open({ dir, session: 'ok', channel: 3, width: 80, height: 24, recordInput: false });
-  rec.seal();
-  assert.throws(() => Recorder.open({ dir, session: 'ok', channel: 3, width: 80, height: 24, recordInput: false }), AuditError);
+  await assert.rejects(Recorder.open({ dir, session: '../x', channel: 0, width: 80, height: 24, recordInput: false }), TypeError);
+  await assert.rejects(Recorder.open({ dir, session: 'a/b', channel: 0, width: 80, height: 24, recordInput: false }), TypeError);
+  await assert.rejects(Recorder.open({ dir, session: 'ok', channel: '1-2', width: 80, height: 24, recordInput: false }), TypeError);
+  await assert.rejects(Recorder.open({ dir, session: 'ok', channel: 0, width: 0, height: 24, recordInput: false }), TypeError);
+  const rec = await Recorder.open({ dir, session: 'ok', channel: 3, width: 80, height: 24, recordInput: false });
+  await rec.seal();
+  await assert.rejects(Recorder.open({ dir, session: 'ok', channel: 3, width: 80, height: 24, recordInput: false }), AuditError);
+  assert.equal(asciinemaCat(rec.file).status, 0);
+});
+
+test('a full disk mid-line: the partial line is cut, the sealed hash matches the file', async (t) => {
+  const dir = tmpDir();
+  const mnt = path.join(dir, 'mnt');
+  mkdirSync(mnt);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt]);
+  t.after(() => {
+    execFileSync('umount', ['-l', mnt]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const rec = await Recorder.open({ dir: mnt, session: 'full', channel: 0, width: 80, height: 24, recordInput: false });
+  const chunk = 'x'.repeat(5000) + '\r\n';
+  let failure: NodeJS.ErrnoException | null = null;
+  for (let i = 0; i < 100 && !failure; i++) {
+    try {
+      rec.output(chunk);
+    } catch (err) {
+      failure = err as NodeJS.ErrnoException;
+    }
+  }
+  assert.equal(failure?.code, 'ENOSPC');
+  const sealed = await rec.seal();
+  const data = readFileSync(rec.file);
+  assert.equal(sealed.size, data.length);
+  assert.equal(sealed.sha256, createHash('sha256').update(data).digest('hex'));
+  const events = lines(rec.file).slice(1) as [number, string, string][];
+  assert.ok(events.length >= 1 && events.every((e) => e[2] === chunk), 'whole events only');
   assert.equal(asciinemaCat(rec.file).status, 0);
 });

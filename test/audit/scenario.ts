@@ -27,12 +27,12 @@ export async function buildScenario(t: { after(fn: () => void): void }): Promise
   const recordings = path.join(dir, 'recordings');
   const log = await openLog(db, dir, { checkpointEvery: 5, witness });
   await log.append({ type: 'session.start', session: 'sess', subject: 'agent-1', target: 'web-1', groups: ['ops'], channel: 'shell' });
-  const rec = Recorder.open({ dir: recordings, session: 'sess', channel: 0, width: 80, height: 24, recordInput: false });
+  const rec = await Recorder.open({ dir: recordings, session: 'sess', channel: 0, width: 80, height: 24, recordInput: false });
   for (let i = 0; i < 12; i++) {
     await log.append({ type: 'command.decision', session: 'sess', subject: 'agent-1', target: 'web-1', command: `echo ${i}`, argv: ['echo', String(i)], decision: i % 4 === 3 ? 'deny' : 'allow', rule: 'r', reason: 'test' });
     rec.output(`$ echo ${i}\r\n${i}\r\n`);
   }
-  const sealed = rec.seal();
+  const sealed = await rec.seal();
   const played = asciinemaCat(rec.file);
   if (played.status !== 0) throw new Error('asciinema cat refused the scenario recording: ' + played.stderr);
   await log.append({ type: 'recording.sealed', session: 'sess', ...sealed });

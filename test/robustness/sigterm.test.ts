@@ -3,6 +3,8 @@
  * 10 s deadline, then ends them), writes a final audit checkpoint and exits 0.
  */
 import { test } from 'node:test';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { startGateway, type GatewayHandle } from '../helpers/gateway.js';
@@ -53,7 +55,7 @@ test('SIGTERM: stop accepting, let the running command finish, final checkpoint,
   }
 });
 
-test('SIGTERM: a command still running at the deadline is ended, and the gateway exits 0', { timeout: 60_000 }, async () => {
+test('SIGTERM: commands still running or waiting for an approval at the deadline are ended, and the gateway exits 0', { timeout: 60_000 }, async () => {
   const gw = await startGateway();
   try {
     const agent = await connectAgentFrom(gw.sshPort, 'local', await gw.token());
@@ -61,18 +63,26 @@ test('SIGTERM: a command still running at the deadline is ended, and the gateway
     const ch = await execChannel(agent, 'sleep 40');
     const result = collect(ch, 30_000);
     await gw.waitForLog((l) => l.msg === 'command allowed');
+    // A second channel waits for a human (approvals time out after 20 s, after the deadline).
+    const flag = path.join(gw.dir, 'approved-flag');
+    const waiting = collect(await execChannel(agent, `touch ${flag}`), 30_000);
+    await gw.waitForLog((l) => l.decision === 'approve');
     const t0 = Date.now();
     gw.proc.kill('SIGTERM');
     const r = await result;
+    const w = await waiting;
     const code = await exited(gw);
     const took = Date.now() - t0;
     assert.equal(code, 0);
     assert.ok(took >= 9000 && took < 20_000, `ended at the 10 s deadline (took ${took} ms)`);
     assert.notEqual(r.code, 0, 'the cut-off command does not report success');
     assert.match(r.stderr, /shutting down/);
+    assert.equal(w.code, 126, 'the command waiting for an approval is refused');
+    assert.match(w.stderr, /shutting down/);
+    assert.ok(!existsSync(flag), 'and it never ran');
     const ev = readEvents(gw.dir);
     const res = ev.filter((e) => e.type === 'command.result');
-    assert.equal(res.length, 1, 'the cut-off command has its result logged');
+    assert.equal(res.length, 1, 'the cut-off command has its result logged; the unapproved one has none');
     assert.equal(ev.at(-1)!.type, 'checkpoint');
     agent.end();
   } finally {

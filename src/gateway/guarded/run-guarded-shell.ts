@@ -2,7 +2,7 @@ import type { ServerChannel } from 'ssh2';
 import type { Recorder } from '../../audit/index.js';
 import { openRecording, openUpstream, sealRecording } from '../open-channel-io.js';
 import type { ExitInfo, UpstreamProcess } from '../../upstream/types.js';
-import type { ConnectionState, GatewayDeps, LiveChannel } from '../context.js';
+import type { ConnectionState, GatewayDeps } from '../context.js';
 import { EXIT_REFUSED, EXIT_UPSTREAM, forTerminal, msg } from '../messages.js';
 import { outputPath, relayOutput } from '../relay-output.js';
 import { finish, type ChannelRequest } from '../run-program.js';
@@ -78,7 +78,7 @@ export async function runGuardedShell(deps: GatewayDeps, conn: ConnectionState, 
 
   let recorder: Recorder | null = null;
   try {
-    recorder = openRecording(deps, conn, req.channelNo, pty, `${conn.identity.subject}@${target.name}: guarded shell`);
+    recorder = await openRecording(deps, conn, req.channelNo, pty, `${conn.identity.subject}@${target.name}: guarded shell`);
   } catch (err) {
     log.error({ ...base, err: (err as Error).message }, 'recording cannot be written: shell refused');
     refuse(msg.error('the recording cannot be written: shell refused'));
@@ -346,15 +346,11 @@ export async function runGuardedShell(deps: GatewayDeps, conn: ConnectionState, 
     upstream.stderr ? relayOutput(upstream.stderr, errMask, errTap, ch.stderr) : Promise.resolve(),
   ]);
 
-  const live: LiveChannel = {
-    session: conn.session,
-    done: Promise.resolve(),
-    terminate: (reason: string) => {
-      failure = `session terminated: ${reason}`;
-      say(msg.error(failure));
-      state = 'closing';
-      upstream.close();
-    },
+  req.live.terminate = (reason: string) => {
+    failure = `session terminated: ${reason}`;
+    say(msg.error(failure));
+    state = 'closing';
+    upstream.close();
   };
   const done = (async () => {
     const exit = await upstream.done;
@@ -372,19 +368,12 @@ export async function runGuardedShell(deps: GatewayDeps, conn: ConnectionState, 
     if (wasStarting) return refuse(msg.error(failure!));
     finish(ch, failure ? { code: EXIT_REFUSED, signal: null } : exit);
   })();
-  live.done = done;
-  deps.live.add(live);
-  try {
-    await done;
-  } finally {
-    deps.live.delete(live);
-  }
+  await done;
 }
 
 async function endEvents(deps: GatewayDeps, base: Record<string, unknown>, recorder: Recorder | null, exit: ExitInfo, reason: string, startedAt: number): Promise<void> {
   try {
-    await sealRecording(deps, base, recorder);
-    await deps.audit.append({ type: 'shell.end', ...base, mode: 'guarded', exit: exit.code, signal: exit.signal, reason, durationMs: Date.now() - startedAt });
+    await sealRecording(deps, base, recorder, { type: 'shell.end', ...base, mode: 'guarded', exit: exit.code, signal: exit.signal, reason, durationMs: Date.now() - startedAt });
   } catch (err) {
     deps.log.error({ ...base, err: (err as Error).message }, 'audit append failed at the end of a guarded shell');
   }

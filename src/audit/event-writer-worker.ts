@@ -1,0 +1,65 @@
+/**
+ * Worker thread of the audit log: the durable commits (fsync of the WAL, synchronous=FULL)
+ * happen here, on the worker's own connection, so the gateway's event loop keeps relaying
+ * while a batch is being made durable. Requests are answered in order, one at a time.
+ */
+import Database from 'better-sqlite3';
+import { parentPort, workerData } from 'node:worker_threads';
+import { EventWriter, type Head, type PendingEvent } from './event-writer.js';
+
+export interface WorkerInit {
+  file: string;
+  fileId: string;
+  busyTimeoutMs: number;
+}
+
+export type WriterRequest =
+  | { id: number; op: 'write'; batch: PendingEvent[] }
+  | { id: number; op: 'head' }
+  | { id: number; op: 'checkpoint'; head: Head; jws: string }
+  | { id: number; op: 'close' };
+
+export type WriterReply = { id: number; ok: true; value: unknown } | { id: number; ok: false; code: string | null; message: string };
+
+const init = workerData as WorkerInit;
+let writer: EventWriter | null = null;
+let db: Database.Database | null = null;
+
+/** Opened lazily and again after a failure (a full disk at start must not disable the log for good). */
+function open(): EventWriter {
+  if (writer) return writer;
+  // fileMustExist: never re-create a store that was removed under us (the identity check reports it).
+  db = new Database(init.file, { fileMustExist: true });
+  db.pragma(`busy_timeout = ${Math.max(0, Math.floor(init.busyTimeoutMs))}`);
+  db.pragma('synchronous = FULL'); // WAL was set by the store's owner; FULL: every commit is fsynced
+  writer = new EventWriter(db, init.fileId);
+  return writer;
+}
+
+function handle(req: WriterRequest): unknown {
+  switch (req.op) {
+    case 'write':
+      return open().writeEvents(req.batch);
+    case 'head':
+      return open().head() ?? null;
+    case 'checkpoint':
+      return open().insertCheckpoint(req.head, req.jws);
+    case 'close':
+      db?.close();
+      db = null;
+      writer = null;
+      return null;
+  }
+}
+
+parentPort!.on('message', (req: WriterRequest) => {
+  let reply: WriterReply;
+  try {
+    reply = { id: req.id, ok: true, value: handle(req) };
+  } catch (err) {
+    const e = err as { code?: unknown; message?: unknown };
+    reply = { id: req.id, ok: false, code: typeof e?.code === 'string' ? e.code : null, message: String(e?.message ?? err) };
+  }
+  parentPort!.postMessage(reply);
+  if (req.op === 'close') parentPort!.close();
+});
