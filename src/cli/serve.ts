@@ -22,7 +22,10 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const { values } = parseFlags(argv, { config: { type: 'string' }, 'log-level': { type: 'string' } }, false);
   const config = configFromFlag(values.config, io);
   const level = values['log-level'] ?? config.logLevel;
-  const logger = pino({ level, base: { pid: process.pid } });
+  // Asynchronous stdout: under load, lines written while one write is in flight go out together,
+  // off the event loop. The audit log, not this log, is the durable record; pending lines are
+  // still written before a normal exit.
+  const logger = pino({ level, base: { pid: process.pid } }, pino.destination({ dest: 1, sync: false }));
   const gw = await startGateway(config, { logger });
   return await new Promise<number>((resolve) => {
     const shutdown = (sig: string) => {

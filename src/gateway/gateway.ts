@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import ssh2, { type Connection, type ServerChannel, type Session } from 'ssh2';
 import type { TargetConfig } from '../config/types.js';
 import type { Identity } from '../identity/types.js';
@@ -7,6 +7,7 @@ import type { PtyRequest, UpstreamProcess } from '../upstream/types.js';
 import type { Recorder } from '../audit/index.js';
 import { authenticate, type AuthDeps } from './authenticate.js';
 import type { ConnectionState, GatewayDeps, LiveChannel } from './context.js';
+import { coalesceWrites } from '../net/coalesce-writes.js';
 import { forTerminal, msg } from './messages.js';
 import { runProgram } from './run-program.js';
 import { runGuardedShell } from './guarded/run-guarded-shell.js';
@@ -70,6 +71,7 @@ export class SshGateway {
     this.connections.add(client);
     // Nagle + delayed ACK would add ~40 ms to every exit status and prompt (ssh2 leaves it on).
     (client as unknown as { setNoDelay(on: boolean): void }).setNoDelay(true);
+    coalesceWrites((client as unknown as { _sock?: Socket })._sock);
     let conn: ConnectionState | null = null;
     // Agents must authenticate promptly: a connection that never finishes auth is dropped.
     const authTimer = setTimeout(() => {

@@ -11,6 +11,7 @@ import type { CompiledDetectors } from './compiled.js';
 import type { DetectFn } from './segment.js';
 import { MaskEngine, renderPieces, type Finding } from './mask-engine.js';
 import { MaskStream } from './mask-stream.js';
+import { buildPrefilter } from './prefilter.js';
 
 export interface MaskerOptions {
   /** Built-in detector ids to turn off (never `vaulted-secret`). */
@@ -54,43 +55,6 @@ const BUILTIN: Record<string, DetectFn | null> = {
   'credit-card': creditCard,
   'us-ssn': usSsn,
 };
-
-/**
- * Literal anchors per detector for the prefilter: a hit only means "scan this
- * line". Every match of a detector has its anchor on its line at or before
- * the match end, so a line without a hit cannot hold a secret. Grouped into a
- * few regexes by kind: V8 runs a few short alternations much faster than one
- * long case-insensitive one.
- */
-const ANCHORS: Record<string, { group: 'token' | 'word' | 'digit'; re: string }> = {
-  'private-key': { group: 'token', re: '-----BEGIN' },
-  'aws-access-key-id': { group: 'token', re: 'A[KS]IA' }, // joined as A(?:[KS]IA|Iza) below
-  'aws-secret-access-key': { group: 'word', re: 'secret' },
-  'github-token': { group: 'token', re: 'gh[pousr]_|github_pat_' },
-  'gitlab-token': { group: 'token', re: 'glpat-' },
-  'slack-token': { group: 'token', re: 'xox[bpars]-' }, // webhook URLs are anchored by ://
-  'stripe-key': { group: 'token', re: '[sr]k_(?:live|test)_' },
-  'google-api-key': { group: 'token', re: 'AIza' },
-  jwt: { group: 'token', re: 'eyJ' },
-  'url-credentials': { group: 'token', re: '://' },
-  'bearer-token': { group: 'word', re: 'authorization|bearer' },
-  'password-assignment': { group: 'word', re: 'pass|pwd|secret|token|api[_-]?key|private[_-]?key|credential' },
-  'credit-card': { group: 'digit', re: '[0-9]{3}(?:[0-9][ -]?[0-9]{4})' },
-  'us-ssn': { group: 'digit', re: '[0-9]{3}(?:-[0-9]{2}-[0-9]{4})' },
-};
-
-/**
- * Alternation with shared prefixes factored out (`A[KS]IA|AIza` → `A(?:[KS]IA|Iza)`,
- * `[0-9]{3}(?:…)|[0-9]{3}(?:…)` → `[0-9]{3}(?:…|…)`): V8 scans far faster when
- * fewer alternatives start at each position.
- */
-function joinAnchors(alts: string[]): string {
-  const a = alts.includes('A[KS]IA') && alts.includes('AIza') ? [...alts.filter((x) => x !== 'A[KS]IA' && x !== 'AIza'), 'A(?:[KS]IA|Iza)'] : alts;
-  const digit = a.filter((x) => x.startsWith('[0-9]{3}(?:'));
-  if (digit.length < 2) return a.join('|');
-  const rest = a.filter((x) => !digit.includes(x));
-  return [...rest, `[0-9]{3}(?:${digit.map((x) => x.slice('[0-9]{3}(?:'.length, -1)).join('|')})`].join('|');
-}
 
 function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
@@ -171,30 +135,21 @@ export function compileDetectors(opts: MaskerOptions = {}): CompiledDetectors {
   const longNeedles = needles.some((nd) => nd.length >= MIN_LONG) ? new NeedleIndex(needles.filter((nd) => nd.length >= MIN_LONG)) : null;
   const fns: DetectFn[] = [];
   let vaultedFn: DetectFn | null = null;
-  const groups: Record<string, string[]> = { token: [], word: [], digit: [], vaulted: [] };
   for (const id of enabled) {
     if (id === ALWAYS_ON) {
-      if (needles.length > 0) {
-        vaultedFn = vaultedDetector(needles, longNeedles);
-        fns.push(vaultedFn);
-        groups.vaulted!.push(...needles.filter((nd) => nd.length < MIN_LONG).map(escapeRe));
-      }
+      if (needles.length > 0) fns.push((vaultedFn = vaultedDetector(needles, longNeedles)));
       continue;
     }
     const fn = BUILTIN[id];
     if (fn) fns.push(fn);
-    const a = ANCHORS[id];
-    if (a) groups[a.group]!.push(...(a.group === 'word' ? a.re.split('|') : [a.re]));
   }
-  const prefilters = Object.entries(groups)
-    .filter(([, alts]) => alts.length > 0)
-    .map(([g, alts]) => new RegExp(joinAnchors([...new Set(alts)]), g === 'word' ? 'gi' : 'g'));
+  const prefilter = buildPrefilter(enabled, needles.filter((nd) => nd.length < MIN_LONG).map(escapeRe));
   const priority = new Map<string, number>(DETECTOR_IDS.map((id, i) => [id, i]));
   return {
     fns,
     custom,
     vaultedFn,
-    prefilters,
+    prefilter,
     needles,
     longNeedles, // vaulted-secret is always on
     privateKey: enabled.includes('private-key'),
@@ -210,9 +165,11 @@ export function compileMasker(opts: MaskerOptions = {}): Masker {
     maskText(text: string) {
       if (typeof text !== 'string') throw new TypeError('maskText: text must be a string');
       const engine = new MaskEngine(d);
-      const input = Buffer.from(text, 'utf8').toString('latin1');
+      // ASCII text is its own UTF-8 byte string, and so is its masked form (stars are ASCII): no re-encoding
+      const ascii = Buffer.byteLength(text, 'utf8') === text.length;
+      const input = ascii ? text : Buffer.from(text, 'utf8').toString('latin1');
       const out = renderPieces([...engine.write(input), ...engine.end()], input);
-      return { text: Buffer.from(out, 'latin1').toString('utf8'), findings: engine.findings.slice() };
+      return { text: ascii ? out : Buffer.from(out, 'latin1').toString('utf8'), findings: engine.findings.slice() };
     },
     createStream() {
       return new MaskStream(d);

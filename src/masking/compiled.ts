@@ -1,4 +1,5 @@
 import type { NeedleIndex } from './needle-index.js';
+import type { Prefilter } from './prefilter.js';
 import type { DetectFn } from './segment.js';
 
 /** Everything compileMasker validated and built once, shared by every stream. */
@@ -9,11 +10,11 @@ export interface CompiledDetectors {
   readonly vaultedFn: DetectFn | null;
   /** Policy-added regexes: id `custom:N` (1-based, in policy order). */
   readonly custom: readonly { readonly id: string; readonly re: RegExp; readonly mayMatchSpace: boolean }[];
-  /** Literal anchors of every enabled detector (a few global regexes): a line without a hit cannot hold a secret. */
-  readonly prefilters: readonly RegExp[];
+  /** Literal anchors of every enabled detector: a line without a hit that counts cannot hold a secret. */
+  readonly prefilter: Prefilter;
   /** The vaulted strings (UTF-8 byte strings). */
   readonly needles: readonly string[];
-  /** The long vaulted strings, found by sampled hashing (short ones are in `prefilters`). */
+  /** The long vaulted strings, found by sampled hashing (short ones are in `prefilter`). */
   readonly longNeedles: NeedleIndex | null;
   /** `private-key` enabled. */
   readonly privateKey: boolean;

@@ -1,5 +1,6 @@
 import { type AnsiSeq, stripAnsi } from './ansi.js';
 import type { CompiledDetectors } from './compiled.js';
+import { anchoredLines } from './prefilter.js';
 import { markerPrefixAtEnd } from './private-key.js';
 import { scanSegment } from './scan-segment.js';
 import type { Seg, Span } from './segment.js';
@@ -161,15 +162,7 @@ export class MaskEngine {
       lines = [0];
       for (let i = t.indexOf('\n'); i >= 0 && i + 1 < end; i = t.indexOf('\n', i + 1)) lines.push(i + 1);
     } else {
-      lines = [];
-      for (const pf of this.d.prefilters) {
-        pf.lastIndex = 0;
-        let m: RegExpExecArray | null;
-        while ((m = pf.exec(t)) !== null && m.index < end) {
-          lines.push(m.index === 0 ? 0 : t.lastIndexOf('\n', m.index - 1) + 1);
-          pf.lastIndex = t.indexOf('\n', m.index) + 1; // one hit per line is enough
-        }
-      }
+      lines = anchoredLines(this.d.prefilter, t, end);
       if (this.d.longNeedles) this.d.longNeedles.scan(t, end, (at) => lines.push(at === 0 ? 0 : t.lastIndexOf('\n', at - 1) + 1));
       if (lines.length === 0) return null;
       lines.sort((x, y) => x - y);

@@ -1,6 +1,7 @@
 import type { CompiledDetectors } from './compiled.js';
+import { segmentHit } from './prefilter.js';
 import { BEGIN_MARKER, endMarkerFor } from './private-key.js';
-import { type Seg, type Span, isDigit, isWS } from './segment.js';
+import { type Seg, type Span, isDigit, NWS, WS } from './segment.js';
 
 export interface SegResult {
   /** Index in the segment from which nothing may be emitted yet (segment length when all is decided). */
@@ -14,6 +15,8 @@ const TOKEN_STARTS = ['AKIA', 'ASIA', 'ghp', 'gho', 'ghu', 'ghs', 'ghr', 'github
 /** A line mentioning one of these may make its last word a value. */
 const CONTEXT = /pass|pwd|secret|token|key|credential|auth|bearer/i;
 const PLAIN_WORD = /^([A-Za-z]+)[.,:;!?'")\]]*$/;
+/** The last whitespace (see isWS): a regex, not a loop back, as the last word of an overlong line may be 8 KB of base64. */
+const LAST_WS = new RegExp(`${WS}(?=${NWS}*$)`);
 
 /** True when the trailing word cannot become (part of) a secret whatever follows. */
 function harmlessWord(word: string, segText: string): boolean {
@@ -33,8 +36,8 @@ function genericHold(d: CompiledDetectors, seg: Seg): number {
   const t = seg.text;
   const n = t.length;
   if (d.custom.some((c) => c.mayMatchSpace)) return 0;
-  let w = n;
-  while (w > 0 && !isWS(t.charCodeAt(w - 1))) w--;
+  const ws = LAST_WS.exec(t);
+  const w = ws ? ws.index + 1 : 0;
   let hold = n;
   // a sequence inside the word is a word boundary: a token may start right after it
   let seqInside = false;
@@ -80,12 +83,7 @@ export function scanSegment(d: CompiledDetectors, seg: Seg, offset: number, out:
   const t = seg.text;
   const local: Span[] = [];
   let hold = t.length;
-  let hit = d.custom.length > 0;
-  for (const pf of d.prefilters) {
-    if (hit) break;
-    pf.lastIndex = 0;
-    hit = pf.test(t);
-  }
+  let hit = d.custom.length > 0 || segmentHit(d.prefilter, t);
   if (!hit && d.longNeedles) hit = d.longNeedles.any(t);
   if (hit) {
     for (const f of d.fns) hold = Math.min(hold, f(seg, local));

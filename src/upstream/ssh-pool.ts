@@ -1,4 +1,6 @@
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import type { Socket } from 'node:net';
+import { coalesceWrites } from '../net/coalesce-writes.js';
 import type { Logger } from 'pino';
 import { HostKeyMismatchError, UpstreamError } from '../errors.js';
 import type { SshTargetConfig } from '../config/types.js';
@@ -83,6 +85,7 @@ export class SshPool {
       this.drop(target.name, conn);
     });
     client.connect(cfg);
+    coalesceWrites((client as unknown as { _sock?: Socket })._sock); // created by connect()
     return conn;
   }
 
