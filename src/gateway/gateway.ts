@@ -142,15 +142,20 @@ export class SshGateway {
       if (conn) {
         const c = conn;
         this.bySession.delete(c.session);
-        this.deps.audit
-          .append({
-            type: 'session.end',
-            session: c.session,
-            subject: c.identity.subject,
-            target: c.target.name,
-            reason: 'connection closed',
-            durationMs: Date.now() - c.startedAt,
-          })
+        // After its channels' last events (an agent that drops mid-command: the result comes later).
+        const channels = [...this.deps.live].filter((l) => l.session === c.session).map((l) => l.done);
+        const durationMs = Date.now() - c.startedAt;
+        void Promise.allSettled(channels)
+          .then(() =>
+            this.deps.audit.append({
+              type: 'session.end',
+              session: c.session,
+              subject: c.identity.subject,
+              target: c.target.name,
+              reason: 'connection closed',
+              durationMs,
+            }),
+          )
           .catch((err: Error) => log.error({ session: c.session, err: err.message }, 'audit append failed for session.end'));
         log.info({ session: c.session }, 'session ended');
       }

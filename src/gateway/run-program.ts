@@ -158,6 +158,8 @@ export async function runProgram(deps: GatewayDeps, conn: ConnectionState, ch: S
     if (failed && !agentGone) log.warn({ ...base, err: String(failed.reason?.message ?? failed.reason) }, 'output relay failed');
     const counts: Record<string, number> = {};
     for (const m of [outMask, errMask]) for (const [k, v] of Object.entries(m?.counts() ?? {})) counts[k] = (counts[k] ?? 0) + v;
+    // The exit status goes out only once the recording is sealed and the result is durable: when
+    // an agent's command returns, its evidence is complete (an fsync and a commit of latency).
     await sealAndLog(deps, base, recorder, exit, outTap.bytes + errTap.bytes, started, counts);
     deps.hub.publish(conn.session, { channel: req.channelNo, kind: 'end' });
     if (!agentGone) finish(ch, exit);

@@ -83,3 +83,23 @@ test('50 sessions at once produce a gap-free chain that verifies', async () => {
     await gw.stop();
   }
 });
+
+test('an agent that drops mid-command: the session ends in the log after the command result', async () => {
+  const gw = await startGateway();
+  try {
+    const c = await connectAgent(gw.sshPort, 'local', await gw.token('agent-1', ['agents']));
+    c.on('error', () => undefined);
+    c.exec('sleep 0.5; echo late', (err) => {
+      if (!err) setTimeout(() => c.end(), 150); // gone while the command runs
+    });
+    const ev = await waitForEvents(gw.dir, (e) => e.some((x) => x.type === 'session.end'));
+    const result = ev.find((e) => e.type === 'command.result');
+    const end = ev.find((e) => e.type === 'session.end')!;
+    assert.ok(result, 'the cut-off command has a result');
+    assert.ok(result.seq < end.seq, `command.result (${result.seq}) before session.end (${end.seq})`);
+    assert.equal(ev.filter((e) => e.type === 'recording.sealed').length, 1);
+    assert.ok(ev.find((e) => e.type === 'recording.sealed')!.seq < end.seq);
+  } finally {
+    await gw.stop();
+  }
+});
