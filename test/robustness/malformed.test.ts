@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { Client } from 'ssh2';
 import { startGateway, type GatewayHandle } from '../helpers/gateway.js';
-import { collect, connectAgentFrom, execChannel, rssMb } from './helpers.js';
+import { collect, connectAgentFrom, execChannel, rssMb, until } from './helpers.js';
 
 let gw: GatewayHandle;
 let rssStart = 0;
@@ -163,7 +163,10 @@ test('1,000 failed logins from one address are rate limited; another address is 
   assert.ok(during.length >= 1);
   assert.ok(Math.max(...during) < 15_000, `the other address waited ${Math.max(...during)} ms`);
 
-  const limited = gw.logs.filter((l) => l.msg === 'login failed' && l.reason === 'rate limited' && l.client === '127.0.0.1').length;
+  // The gateway's log is written asynchronously: give its last lines a moment to arrive.
+  const countLimited = () => gw.logs.filter((l) => l.msg === 'login failed' && l.reason === 'rate limited' && l.client === '127.0.0.1').length;
+  await until(() => countLimited() >= ATTEMPTS - 100, 5000);
+  const limited = countLimited();
   assert.ok(limited >= ATTEMPTS - 100, `only ${limited} attempts were cut short by the rate limit`);
   const verified = gw.logs.filter((l) => l.msg === 'login failed' && l.reason !== 'rate limited' && l.client === '127.0.0.1').length;
   assert.ok(verified <= 100, `${verified} wrong tokens were examined despite the limit`);
