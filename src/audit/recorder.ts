@@ -67,12 +67,15 @@ export class Recorder {
       throw new TypeError('recording width and height must be positive integers');
     }
     const dir = path.resolve(opts.dir);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
     const file = path.join(dir, name);
     let fh: FileHandle;
     try {
       // 'ax': never reopen (and so never alter) an existing, possibly sealed, recording.
-      fh = await open(file, 'ax', 0o600);
+      fh = await open(file, 'ax', 0o600).catch(async (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+        await mkdir(dir, { recursive: true, mode: 0o700 }); // only when missing: one call less per channel
+        return await open(file, 'ax', 0o600);
+      });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new AuditError(`recording ${name} already exists`);
       throw err;
@@ -87,7 +90,10 @@ export class Recorder {
     if (opts.env !== undefined) header.env = opts.env;
     const rec = new Recorder(file, fh, opts.recordInput);
     try {
-      rec.line(JSON.stringify(header));
+      const buf = Buffer.from(JSON.stringify(header) + '\n', 'utf8');
+      for (let off = 0; off < buf.length; ) off += (await fh.write(buf, off, buf.length - off)).bytesWritten;
+      rec.hash.update(buf);
+      rec.size += buf.length;
     } catch (err) {
       // Not even the header fits (a full disk): leave no half-written file behind.
       await fh.close().catch(() => {});

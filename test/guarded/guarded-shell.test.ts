@@ -96,8 +96,10 @@ for (const target of TARGETS) {
       await t.run('false');
       const ok = await t.run(`echo status-$?`);
       assert.match(ok, /status-1/, 'the shell keeps $? across lines');
-      const events = await waitForEvents(gw.dir, (ev) => ev.some((e) => e.type === 'command.result' && e.body.target === target && e.body.exit === 3));
-      const session = events.filter((e) => e.type === 'shell.start' && e.body.target === target && e.body.mode === 'guarded').pop()!.body.session;
+      // Results are logged as each line ends: wait until the last line's result is in.
+      const lastSession = (ev: Awaited<ReturnType<typeof waitForEvents>>) => ev.filter((e) => e.type === 'shell.start' && e.body.target === target && e.body.mode === 'guarded').pop()?.body.session;
+      const events = await waitForEvents(gw.dir, (ev) => ev.some((e) => e.type === 'command.result' && e.body.session === lastSession(ev) && e.body.line === 5));
+      const session = lastSession(events)!;
       const mine = events.filter((e) => e.body.session === session);
       const decisions = mine.filter((e) => e.type === 'command.decision');
       const results = mine.filter((e) => e.type === 'command.result');
