@@ -1,4 +1,5 @@
 import type { Node } from 'web-tree-sitter';
+import { arithmeticHazard } from './arithmetic-hazards.js';
 import { bashParser } from './grammar.js';
 import { lexWord } from './lex-word.js';
 import {
@@ -121,6 +122,8 @@ export function parseWithGrammar(line: string): ParsedLine {
     }
     const items: Item[] = [];
     walk(root, items, 0);
+    const arith = arithmeticHazard(root);
+    if (arith) items.push({ kind: 'unanalyzable', reason: arith, text: clip(line) });
     return { invalid: null, items };
   } finally {
     tree.delete();
