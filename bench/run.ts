@@ -90,10 +90,20 @@ async function measureThroughput(
   return Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, summarize(v)]));
 }
 
-async function latencyRun(client: Client, n: number): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) out.push(await timedExec(client, 'true'));
-  return out;
+/**
+ * `n` sequential `true` execs on each connection, alternating command by command, so both
+ * sides see the same moments of the machine (sshd's fork-per-exec makes its own latency swing
+ * by tens of ms when anything else runs; measuring one side after the other turned that
+ * drift into a gateway "cost" of either sign).
+ */
+async function latencyPair(direct: Client, gateway: Client, n: number): Promise<{ d: number[]; g: number[] }> {
+  const d: number[] = [];
+  const g: number[] = [];
+  for (let i = 0; i < n; i++) {
+    d.push(await timedExec(direct, 'true'));
+    g.push(await timedExec(gateway, 'true'));
+  }
+  return { d, g };
 }
 
 async function main(): Promise<void> {
@@ -164,12 +174,10 @@ async function main(): Promise<void> {
       { host: '127.0.0.1', port: gwFull.sshPort, username: 'web-1', tryKeyboard: true, authHandler: ['keyboard-interactive'] },
       await gwFull.token('bench-agent', ['agents'], 3600),
     );
-    await latencyRun(dClient, 20);
-    await latencyRun(gClient, 20);
+    await latencyPair(dClient, gClient, 20);
     const reps: { d50: number; d99: number; g50: number; g99: number }[] = [];
     for (let rep = 0; rep < P.latencyReps; rep++) {
-      const d = await latencyRun(dClient, P.latencyN);
-      const g = await latencyRun(gClient, P.latencyN);
+      const { d, g } = await latencyPair(dClient, gClient, P.latencyN);
       reps.push({ d50: quantile(d, 0.5), d99: quantile(d, 0.99), g50: quantile(g, 0.5), g99: quantile(g, 0.99) });
       log(`latency rep ${rep + 1}: direct p50 ${reps.at(-1)!.d50.toFixed(2)} p99 ${reps.at(-1)!.d99.toFixed(2)} ms; gateway p50 ${reps.at(-1)!.g50.toFixed(2)} p99 ${reps.at(-1)!.g99.toFixed(2)} ms`);
     }
@@ -195,12 +203,10 @@ async function main(): Promise<void> {
       { host: '127.0.0.1', port: gwFull.sshPort, username: 'bench-up', tryKeyboard: true, authHandler: ['keyboard-interactive'] },
       await gwFull.token('bench-agent', ['agents'], 3600),
     );
-    await latencyRun(dUp, 20);
-    await latencyRun(gUp, 20);
+    await latencyPair(dUp, gUp, 20);
     const upReps: { d50: number; d99: number; g50: number; g99: number }[] = [];
     for (let rep = 0; rep < P.latencyReps; rep++) {
-      const d = await latencyRun(dUp, P.latencyN);
-      const g = await latencyRun(gUp, P.latencyN);
+      const { d, g } = await latencyPair(dUp, gUp, P.latencyN);
       upReps.push({ d50: quantile(d, 0.5), d99: quantile(d, 0.99), g50: quantile(g, 0.5), g99: quantile(g, 0.99) });
     }
     dUp.end();

@@ -1,5 +1,7 @@
 import { closeSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
-import { mkdir, open, unlink, type FileHandle } from 'node:fs/promises';
+import { close as closeCb, fsync as fsyncCb, open as openCb, write as writeCb } from 'node:fs';
+import { mkdir, unlink } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { createHash, type Hash } from 'node:crypto';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
@@ -21,6 +23,14 @@ export interface SealedRecording {
   size: number;
   sha256: string;
 }
+
+// The callback API on plain descriptors: lighter per call than FileHandle's promise methods,
+// which cost a measurable share of the event loop at a thousand recordings a second.
+const openAsync = promisify(openCb) as (file: string, flags: string, mode: number) => Promise<number>;
+const writeAsync = (fd: number, buf: Buffer, off: number, len: number, pos: null): Promise<number> =>
+  new Promise((resolve, reject) => writeCb(fd, buf, off, len, pos, (err, n) => (err ? reject(err) : resolve(n))));
+const fsyncAsync = promisify(fsyncCb);
+const closeAsync = promisify(closeCb);
 
 /** Session ids and channel names become file names: no separators, no dot-files, no `-` in the channel. */
 const SESSION_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
@@ -54,11 +64,11 @@ export class Recorder {
 
   private constructor(
     file: string,
-    private readonly fh: FileHandle,
+    private readonly fdOpen: number,
     private readonly recordInput: boolean,
   ) {
     this.file = file;
-    this.fd = fh.fd;
+    this.fd = fdOpen;
   }
 
   static async open(opts: RecorderOptions): Promise<Recorder> {
@@ -68,13 +78,13 @@ export class Recorder {
     }
     const dir = path.resolve(opts.dir);
     const file = path.join(dir, name);
-    let fh: FileHandle;
+    let fd: number;
     try {
       // 'ax': never reopen (and so never alter) an existing, possibly sealed, recording.
-      fh = await open(file, 'ax', 0o600).catch(async (err: NodeJS.ErrnoException) => {
+      fd = await openAsync(file, 'ax', 0o600).catch(async (err: NodeJS.ErrnoException) => {
         if (err.code !== 'ENOENT') throw err;
         await mkdir(dir, { recursive: true, mode: 0o700 }); // only when missing: one call less per channel
-        return await open(file, 'ax', 0o600);
+        return await openAsync(file, 'ax', 0o600);
       });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new AuditError(`recording ${name} already exists`);
@@ -88,15 +98,15 @@ export class Recorder {
     };
     if (opts.title !== undefined) header.title = opts.title;
     if (opts.env !== undefined) header.env = opts.env;
-    const rec = new Recorder(file, fh, opts.recordInput);
+    const rec = new Recorder(file, fd, opts.recordInput);
     try {
       const buf = Buffer.from(JSON.stringify(header) + '\n', 'utf8');
-      for (let off = 0; off < buf.length; ) off += (await fh.write(buf, off, buf.length - off)).bytesWritten;
+      for (let off = 0; off < buf.length; ) off += await writeAsync(fd, buf, off, buf.length - off, null);
       rec.hash.update(buf);
       rec.size += buf.length;
     } catch (err) {
       // Not even the header fits (a full disk): leave no half-written file behind.
-      await fh.close().catch(() => {});
+      await closeAsync(fd).catch(() => {});
       await unlink(file).catch(() => {});
       throw err;
     }
@@ -147,9 +157,9 @@ export class Recorder {
     this.sealing = (async () => {
       try {
         if (tail) throw tail;
-        await this.fh.sync();
+        await fsyncAsync(this.fdOpen);
       } finally {
-        await this.fh.close();
+        await closeAsync(this.fdOpen);
       }
       return sealed;
     })();
