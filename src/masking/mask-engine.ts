@@ -52,7 +52,13 @@ export class MaskEngine {
   private emitted = 0;
   private rawRest = '';
   private absBase = 0;
-  private pem: { end: string; start: number } | null = null;
+  /**
+   * Inside a private key: the END marker looked for, and the finding's start. `start` is first the
+   * end of the BEGIN marker, then, once a body byte is output, that byte's offset (after the
+   * sequences before it): known only when the byte has arrived, so the same however the input is
+   * chunked, and never after the finding's end (an empty body gives start = end).
+   */
+  private pem: { end: string; start: number; body: boolean } | null = null;
   /** Input byte offset of the next byte to output. */
   private outAbs = 0;
   readonly counts: Record<string, number> = {};
@@ -108,6 +114,7 @@ export class MaskEngine {
         const idx = t.indexOf(this.pem.end);
         if (idx >= 0) {
           const after = idx + this.pem.end.length;
+          this.pemBody(idx);
           this.emit(out, after, [{ s: 0, e: idx, id: 'private-key' }], false);
           this.addFinding('private-key', this.pem.start, this.absEnd(idx));
           this.pem = null;
@@ -115,6 +122,7 @@ export class MaskEngine {
           continue;
         }
         if (mode === Mode.End) {
+          this.pemBody(n);
           this.emit(out, n, [{ s: 0, e: n, id: 'private-key' }], false);
           this.addFinding('private-key', this.pem.start, this.absEnd(n));
           this.pem = null;
@@ -122,6 +130,7 @@ export class MaskEngine {
           break;
         }
         const safe = n - markerPrefixAtEnd(t, this.pem.end);
+        this.pemBody(safe);
         this.emit(out, safe, [{ s: 0, e: safe, id: 'private-key' }], false);
         this.trim(safe);
         break;
@@ -142,7 +151,9 @@ export class MaskEngine {
       }
       if (pem) {
         this.emit(out, pem.at, spans, true);
-        this.pem = { end: pem.end, start: this.absStart(pem.at) };
+        // not absStart(pem.at): a sequence right after the marker may not have arrived yet, and with
+        // an empty body (END or end of input right after that sequence) the start would pass the end
+        this.pem = { end: pem.end, start: this.absEnd(pem.at), body: false };
         this.trim(pem.at);
         continue;
       }
@@ -151,6 +162,14 @@ export class MaskEngine {
       break;
     }
     return out;
+  }
+
+  /** Inside a private key, text[0, bodyEnd) is about to be output as body: its first byte starts the finding. */
+  private pemBody(bodyEnd: number): void {
+    const pem = this.pem!;
+    if (pem.body || bodyEnd <= 0) return;
+    pem.start = this.absStart(0); // text[0] is the first body byte: every sequence before it has arrived
+    pem.body = true;
   }
 
   /** Complete lines [0, end): only lines with a prefilter hit are scanned (all lines when policy regexes exist). */

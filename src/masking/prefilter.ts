@@ -35,8 +35,9 @@ const ANCHORS: Record<string, Anchor> = {
   'aws-secret-access-key': { group: 'word', re: 'secret', gate: ':=' }, // …key["']? [:=]
   'github-token': { group: 'token', re: 'gh[pousr]_|github_pat_', gate: '_' },
   'gitlab-token': { group: 'token', re: 'glpat-', gate: '-' },
-  // webhook URLs (hooks.slack.com/…) are anchored by :// or any other hit on their line: their gate is the dot
-  'slack-token': { group: 'token', re: 'xox[bpars]-', gate: '-.' },
+  // webhook URLs `hooks.slack.com/services/…`, with or without a scheme: anchored by the end of the
+  // host name and the path (starting with k like the stripe anchor, not the common s of `slack`); gate: its dots
+  'slack-token': { group: 'token', re: 'xox[bpars]-|k\\.com/services/', gate: '-.' },
   'stripe-key': { group: 'token', re: 'k_(?:live|test)_', gate: '_' }, // of [sr]k_…, see above
   'google-api-key': { group: 'key', re: 'AIza' },
   jwt: { group: 'token', re: 'yJ(?<=eyJ)', gate: '.' }, // three dotted segments

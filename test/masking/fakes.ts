@@ -35,6 +35,12 @@ export const fake = {
   githubPat: () => 'github' + '_pat_' + rand(22) + '_' + rand(59),
   gitlab: () => 'gl' + 'pat-' + rand(20),
   slack: () => 'xo' + 'xb-' + rand(12, DIGITS) + '-' + rand(13, DIGITS) + '-' + rand(24),
+  /** A Slack incoming-webhook URL without its scheme, in parts: `secret` is the path segment masked. */
+  slackWebhook: () => {
+    const prefix = 'hooks.' + 'slack.com/' + 'services/T' + rand(9 + Math.floor(Math.random() * 3)) + '/B' + rand(9 + Math.floor(Math.random() * 3)) + '/';
+    const secret = rand(24);
+    return { url: prefix + secret, prefix, secret };
+  },
   stripe: () => 'sk' + '_li' + 've_' + rand(24),
   google: () => 'AI' + 'za' + rand(35, ALNUM + '_-'),
   jwt: () =>
