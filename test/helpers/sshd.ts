@@ -65,6 +65,12 @@ export async function startSshd(extraConfig: string[] = []): Promise<SshdHandle>
         'StrictModes no',
         'PrintMotd no',
         'LogLevel ERROR',
+        // bash started by sshd sources ~/.bashrc even for `ssh host cmd` (Debian builds it with
+        // SSH_SOURCE_BASHRC) unless it is a nested shell. The test user is whoever runs the
+        // suite, often root with a heavy ~/.bashrc (pyenv init: ~0.4 s per exec on the CI
+        // machine), which would swamp every exec the tests and the benchmark time. Both the
+        // direct and the gateway paths use this sshd, so they are measured alike.
+        'SetEnv SHLVL=1',
         `AllowUsers ${user}`,
         ...extraConfig,
       ].join('\n') + '\n',
