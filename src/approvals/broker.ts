@@ -323,15 +323,23 @@ export class ApprovalBroker {
     const markApplied = this.db.prepare('UPDATE approval_decisions SET applied = 1 WHERE seq = ?');
     for (const d of rows) {
       const req = getRequest(this.db, d.approval);
+      const type = d.accepted ? 'approval.decided' : 'approval.refused';
       try {
+        // Audited already, and the process stopped before marking the row: once is enough.
+        if (this.audit.hasEvent?.(type, { approval: d.approval, decisionRow: d.seq })) {
+          markApplied.run(d.seq);
+          if (d.accepted) touched.add(d.approval);
+          continue;
+        }
         await this.audit.append({
-          type: d.accepted ? 'approval.decided' : 'approval.refused',
+          type,
           ...(req ? this.requestFields(req) : { approval: d.approval }),
           approver: d.approver,
           approverGroups: JSON.parse(d.approver_groups) as string[],
           via: d.via,
           decision: d.decision,
           reason: d.accepted ? d.reason : d.refusal,
+          decisionRow: d.seq,
         });
       } catch (err) {
         this.opts.logger.warn({ approval: d.approval, error: String((err as Error)?.message) }, 'approval decision could not be audited; will retry');

@@ -7,6 +7,12 @@ export interface AuditSink {
     target?: string;
     [k: string]: unknown;
   }): Promise<{ seq: number; hash: string }>;
+  /**
+   * Whether a committed event of `type` has these field values. With it, a decision whose
+   * event was committed just before a crash (before its row was marked applied) is not
+   * audited a second time after the restart.
+   */
+  hasEvent?(type: string, fields: Record<string, string | number>): boolean;
 }
 
 export interface ApprovalRequestInput {

@@ -57,6 +57,7 @@ export class AuditLog {
   transactions = 0;
 
   private constructor(
+    private readonly db: Store,
     private readonly sink: EventSink,
     private readonly opts: AuditOptions,
     private readonly key: AuditSigningKey,
@@ -82,7 +83,7 @@ export class AuditLog {
       opts.writer === 'inline' || db.memory || db.readonly || fileId === null
         ? new InlineSink(db, fileId)
         : new ThreadSink({ file: db.name, fileId, busyTimeoutMs: Number(db.pragma('busy_timeout', { simple: true })) });
-    const log = new AuditLog(sink, opts, key);
+    const log = new AuditLog(db, sink, opts, key);
     log.timer = setInterval(() => {
       if (log.sinceCheckpoint > 0) log.checkpoint().catch((err) => log.warn(err, 'periodic audit checkpoint failed'));
     }, opts.checkpointIntervalMs);
@@ -122,6 +123,18 @@ export class AuditLog {
       this.queue.push({ kind: 'event', type: event.type, ts, prefix, suffix, resolve, reject });
       this.schedule();
     });
+  }
+
+  /**
+   * Whether a committed event of `type` has all these top-level field values. For steps that
+   * must be audited exactly once across a crash between the append and the caller's own
+   * bookkeeping (approval decisions): the caller looks before appending again.
+   */
+  hasEvent(type: string, fields: Record<string, string | number>): boolean {
+    const keys = Object.keys(fields);
+    if (keys.length === 0 || !keys.every((k) => /^[A-Za-z][A-Za-z0-9]*$/.test(k))) throw new TypeError('hasEvent: field names must be plain identifiers');
+    const where = keys.map((k) => `json_extract(body, '$.${k}') = ?`).join(' AND ');
+    return this.db.prepare(`SELECT 1 FROM audit_events WHERE type = ? AND ${where} LIMIT 1`).get(type, ...keys.map((k) => fields[k])) !== undefined;
   }
 
   /** Sign the current head now (no-op when the head is already a checkpoint or the log is empty). */

@@ -227,6 +227,41 @@ test('restart: pending requests of an earlier run are expired as denied, never a
   }
 });
 
+test('crash between a decision\'s audit event and its row being marked: audited once after the restart', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const db = openStore(path.join(dir, 'shellgate.db'));
+    const mk = (audit: FakeAudit) =>
+      new ApprovalBroker({ db, audit, timeoutMs: 60_000, webhooks: [], publicUrl: null, dataDir: dir, logger: new ListLogger(), pollMs: 50 });
+    const audit1 = new FakeAudit();
+    const b1 = mk(audit1);
+    await b1.start();
+    const p = await b1.request(requestInput({ approvers: 2 }));
+    const q = await b1.request(requestInput({ approvers: 2 }));
+    await b1.decide(p.id, { ...human('alice'), decision: 'approve' });
+    await b1.decide(q.id, { ...human('bob'), decision: 'approve' });
+    await b1.stop();
+    const rows = db.prepare('SELECT seq, approval FROM approval_decisions ORDER BY seq').all() as { seq: number; approval: string }[];
+    assert.equal(rows.length, 2);
+    const [pd] = audit1.ofType('approval.decided', p.id);
+    assert.equal(pd!.decisionRow, rows[0]!.seq, 'the event names its decision row');
+    // The crash: both rows left unmarked; p's event had been committed, q's had not.
+    db.prepare('UPDATE approval_decisions SET applied = 0').run();
+    const audit2 = new FakeAudit();
+    audit2.events = audit1.events.filter((e) => !(e.type === 'approval.decided' && e.approval === q.id));
+    const b2 = mk(audit2);
+    await b2.start();
+    assert.equal(audit2.ofType('approval.decided', p.id).filter((e) => e.approver === 'alice').length, 1, 'not audited twice');
+    assert.equal(audit2.ofType('approval.decided', q.id).filter((e) => e.approver === 'bob').length, 1, 'the lost event is written again');
+    const unapplied = db.prepare('SELECT count(*) AS n FROM approval_decisions WHERE applied = 0').get() as { n: number };
+    assert.equal(unapplied.n, 0);
+    await b2.stop();
+    db.close();
+  } finally {
+    cleanup();
+  }
+});
+
 test('fail closed: when the audit log cannot record the outcome, an approval becomes a denial', async () => {
   const f = await brokerFixture();
   try {

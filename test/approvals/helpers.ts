@@ -21,6 +21,9 @@ export class FakeAudit implements AuditSink {
     this.events.push(structuredClone(e));
     return { seq: this.events.length, hash: 'h' + this.events.length };
   }
+  hasEvent(type: string, fields: Record<string, string | number>): boolean {
+    return this.events.some((e) => e.type === type && Object.entries(fields).every(([k, v]) => e[k] === v));
+  }
   ofType(type: string, approval?: string): RecordedEvent[] {
     return this.events.filter((e) => e.type === type && (approval === undefined || e.approval === approval));
   }

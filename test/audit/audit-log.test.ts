@@ -237,3 +237,19 @@ test('two openers racing to create the signing key end up with the same key', as
   assert.equal(new Set(keys.map((k) => k.publicJwk.x)).size, 1);
   assert.deepEqual(readdirSync(path.join(dir, 'data')), [SIGNING_KEY_FILE], 'no temporary files left');
 });
+
+test('hasEvent finds committed events by type and top-level fields; field names are checked', async (t) => {
+  const dir = tmpDir(t);
+  const db = newStore(dir);
+  const log = await openLog(db, dir);
+  await log.append({ type: 'approval.decided', approval: 'ab12cd34', approver: 'alice', decisionRow: 7 });
+  assert.equal(log.hasEvent('approval.decided', { approval: 'ab12cd34', decisionRow: 7 }), true);
+  assert.equal(log.hasEvent('approval.decided', { approval: 'ab12cd34', decisionRow: 8 }), false, 'another row');
+  assert.equal(log.hasEvent('approval.decided', { approval: 'zz99zz99', decisionRow: 7 }), false, 'another approval');
+  assert.equal(log.hasEvent('approval.refused', { approval: 'ab12cd34', decisionRow: 7 }), false, 'another type');
+  assert.equal(log.hasEvent('approval.decided', { decisionRow: '7' }), false, 'types are compared too');
+  assert.throws(() => log.hasEvent('approval.decided', { "a') OR 1=1 --": 1 }), TypeError);
+  assert.throws(() => log.hasEvent('approval.decided', {}), TypeError);
+  await log.close();
+  db.close();
+});
