@@ -300,6 +300,30 @@ test('live: an auditor watches the masked output stream, an admin terminates (re
   }
   assert.ok(liveLine.test(seen), 'live output reached the watcher');
   ac.abort();
+  // The same session as asciinema-player's eventsource driver reads it: a reset with the
+  // terminal size first, then asciicast v2 output events (times in seconds, not decreasing).
+  const ac2 = new AbortController();
+  const cast = await fetch(`${env.base}/api/live/${id}/cast`, { headers: { authorization: `Bearer ${tokens.auditor}` }, signal: ac2.signal });
+  assert.equal(cast.status, 200);
+  assert.match(cast.headers.get('content-type')!, /text\/event-stream/);
+  const castReader = cast.body!.getReader();
+  let castText = '';
+  const castData = () => castText.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)) as unknown);
+  const liveEvents = () => castData().filter((d) => Array.isArray(d) && (d as unknown[])[0] !== 0 && String((d as unknown[])[2]).includes(`tick-${tag}`));
+  while (liveEvents().length === 0) {
+    const { value, done } = await castReader.read();
+    if (done) break;
+    castText += Buffer.from(value).toString('utf8');
+  }
+  ac2.abort();
+  const data = castData();
+  assert.deepEqual(data[0], { cols: 80, rows: 24, time: 0 }, 'a reset with the size of the exec channel (no pty: 80x24)');
+  assert.ok(!/^event: /m.test(castText), 'default message events only (until the end, `done`)');
+  const evs = data.slice(1) as [number, string, string][];
+  assert.ok(evs.length > 0 && evs.every((e) => Array.isArray(e) && e.length === 3 && e[1] === 'o' && typeof e[0] === 'number'));
+  for (let i = 1; i < evs.length; i++) assert.ok(evs[i]![0] >= evs[i - 1]![0]);
+  assert.ok(liveEvents().length > 0, 'live output reached the player stream');
+  assert.equal((await get(`/api/live/${id}/cast`, tokens.approver)).status, 403);
   assert.equal((await get(`/api/live/${id}/stream`, tokens.approver)).status, 403);
   assert.equal((await post(`/api/live/${id}/terminate`, tokens.auditor, { reason: 'no' })).status, 403);
   const t = await post(`/api/live/${id}/terminate`, env.gw.adminToken, { reason: 'runaway loop' });
@@ -311,6 +335,7 @@ test('live: an auditor watches the masked output stream, an admin terminates (re
   assert.equal(term.actor, 'admin');
   assert.equal(term.reason, 'runaway loop');
   assert.equal((await get(`/api/live/${id}/stream`, tokens.auditor)).status, 404, 'not running any more');
+  assert.equal((await get(`/api/live/${id}/cast`, tokens.auditor)).status, 404);
 });
 
 test('HTML in a command line and its output is escaped on every page', async () => {

@@ -162,10 +162,10 @@ export function livePage(c: Chrome, sessions: LiveSessionInfo[]): Raw {
 export function watchPage(c: Chrome, s: LiveSessionInfo | null, id: string, canTerminate: boolean): Raw {
   const enc = encodeURIComponent(id);
   return layout(
-    c,
+    { ...c, player: true },
     html`<h1>Watching <span class="mono">${id}</span></h1>
     ${s ? html`<p class="meta">${s.subject} → ${s.target} · since ${fmtTs(s.startedAt)} · read-only</p>` : html`<p class="muted">This session is not running. <a href="/sessions/${enc}">Open its recording</a>.</p>`}
-    <pre class="terminal" id="terminal" data-stream="/api/live/${enc}/stream" aria-live="polite"></pre>
+    <div class="live-screen" id="terminal" data-cast="/api/live/${enc}/cast" data-stream="/api/live/${enc}/stream" aria-live="polite"></div>
     <p class="muted" id="watch-status">connecting…</p>
     ${canTerminate && s
       ? html`<form class="terminate" id="terminate" data-url="/api/live/${enc}/terminate">

@@ -10,7 +10,7 @@ import type { AuditLog } from '../../audit/index.js';
 import { listSessions, recordingFileName } from '../../audit/index.js';
 import { ApprovalError, type ApprovalBroker } from '../../approvals/index.js';
 import { isValidReason } from '../../approvals/approver-name.js';
-import type { GatewayControl } from '../../gateway/live-hub.js';
+import type { GatewayControl, LiveEvent } from '../../gateway/live-hub.js';
 import type { TokenVerifier } from '../../identity/verify-token.js';
 import { HttpError, sendJson, type RequestContext } from '../router.js';
 import type { WebServer } from '../server.js';
@@ -348,7 +348,7 @@ export function registerConsoleRoutes(web: WebServer, deps: ConsoleDeps): Consol
 
   // --- live sessions ------------------------------------------------------------------------
   /** What a running session's unsealed recordings hold so far: a watcher who joins late sees the recent screen. */
-  const liveBacklog = (id: string): { channel: number; data: string }[] => {
+  const liveBacklog = (id: string): LiveBacklog[] => {
     let events;
     try {
       events = sessionEvents(db, id);
@@ -356,7 +356,7 @@ export function registerConsoleRoutes(web: WebServer, deps: ConsoleDeps): Consol
       return [];
     }
     const sealed = new Set(sessionRecordings(events, id).map((r) => r.channel));
-    const out: { channel: number; data: string }[] = [];
+    const out: LiveBacklog[] = [];
     for (const e of events) {
       const ch = e.body.channel;
       if ((e.type !== 'command.decision' && e.type !== 'shell.start') || typeof ch !== 'number' || sealed.has(ch) || out.some((o) => o.channel === ch)) continue;
@@ -369,7 +369,15 @@ export function registerConsoleRoutes(web: WebServer, deps: ConsoleDeps): Consol
         continue; // not started, or not recorded
       }
       let data = '';
-      for (const line of text.split('\n').slice(1)) {
+      const lines = text.split('\n');
+      let size: { cols: number; rows: number } | null = null;
+      try {
+        const h = JSON.parse(lines[0] ?? '') as { width?: unknown; height?: unknown };
+        if (Number.isInteger(h.width) && Number.isInteger(h.height)) size = { cols: h.width as number, rows: h.height as number };
+      } catch {
+        /* no header yet */
+      }
+      for (const line of lines.slice(1)) {
         try {
           const ev = JSON.parse(line) as unknown;
           if (Array.isArray(ev) && ev[1] === 'o' && typeof ev[2] === 'string') data += ev[2];
@@ -377,7 +385,7 @@ export function registerConsoleRoutes(web: WebServer, deps: ConsoleDeps): Consol
           /* the line being written */
         }
       }
-      out.push({ channel: ch, data: data.slice(-BACKLOG_TEXT_MAX) });
+      out.push({ channel: ch, data: data.slice(-BACKLOG_TEXT_MAX), size });
     }
     return out;
   };
@@ -388,7 +396,12 @@ export function registerConsoleRoutes(web: WebServer, deps: ConsoleDeps): Consol
   router.add('GET', '/api/live/:id/stream', (ctx) => {
     const id = checkSessionId(ctx.params.id);
     requireRole(ctx, roleMap, 'auditor');
-    streamLive(ctx, id, control, log, () => liveBacklog(id));
+    streamLive(ctx, id, control, log, () => liveBacklog(id), eventFormat);
+  });
+  router.add('GET', '/api/live/:id/cast', (ctx) => {
+    const id = checkSessionId(ctx.params.id);
+    requireRole(ctx, roleMap, 'auditor');
+    streamLive(ctx, id, control, log, () => liveBacklog(id), castFormat());
   });
   router.add('POST', '/api/live/:id/terminate', async (ctx) => {
     const id = checkSessionId(ctx.params.id);
@@ -422,11 +435,66 @@ function redirect(res: ServerResponse, location: string): void {
   res.end();
 }
 
+interface LiveBacklog {
+  channel: number;
+  data: string;
+  /** The channel's terminal size, from its recording's header. */
+  size: { cols: number; rows: number } | null;
+}
+
+/** How a live stream is written: what starts it, each output or channel end, the session's end. */
+interface LiveFormat {
+  start(send: SendSse, backlog: LiveBacklog[]): void;
+  event(send: SendSse, ev: LiveEvent): void;
+  end(send: SendSse, id: string): void;
+}
+type SendSse = (event: string | null, data: unknown) => void;
+
+/** `/api/live/:id/stream`: named events (`output`, `channel-end`, `ready`, `end`) for scripts. */
+const eventFormat: LiveFormat = {
+  start(send, backlog) {
+    for (const b of backlog) if (b.data) send('output', { channel: b.channel, data: b.data, backlog: true });
+  },
+  event(send, ev) {
+    if (ev.kind === 'o') send('output', { channel: ev.channel, data: ev.data ?? '' });
+    else send('channel-end', { channel: ev.channel });
+  },
+  end(send, id) {
+    send('end', { session: id });
+  },
+};
+
+/**
+ * `/api/live/:id/cast`: the live stream as asciinema-player's `eventsource` driver reads it
+ * (a `{cols, rows, time}` reset, then asciicast v2 `[time, "o", text]` events, then a `done`
+ * event), so the console shows the running session on a real terminal screen. All channels
+ * share the screen, as they share the agent's view; the size is the latest channel's.
+ */
+function castFormat(): LiveFormat {
+  const t0 = performance.now();
+  const now = () => Math.round(performance.now() - t0) / 1000;
+  // Exec channels without a terminal send bare LF: a new line, as a terminal with onlcr shows it (as in playback).
+  const crlf = (text: string) => text.replace(/(?<!\r)\n/g, '\r\n');
+  return {
+    start(send, backlog) {
+      const size = backlog.findLast((b) => b.size)?.size ?? { cols: 80, rows: 24 };
+      send(null, { cols: size.cols, rows: size.rows, time: 0 });
+      for (const b of backlog) if (b.data) send(null, [0, 'o', crlf(b.data)]);
+    },
+    event(send, ev) {
+      if (ev.kind === 'o' && ev.data) send(null, [now(), 'o', crlf(ev.data)]);
+    },
+    end(send) {
+      send('done', {});
+    },
+  };
+}
+
 /**
  * Server-sent events of a running session's masked output. A watcher that cannot keep up is
  * disconnected (nothing is queued for it); the stream ends when the session does.
  */
-function streamLive(ctx: RequestContext, id: string, control: GatewayControl, log: Logger, backlog: () => { channel: number; data: string }[]): void {
+function streamLive(ctx: RequestContext, id: string, control: GatewayControl, log: Logger, backlog: () => LiveBacklog[], format: LiveFormat): void {
   const res = ctx.res;
   let closed = false;
   let unsubscribe: (() => void) | null = null;
@@ -438,9 +506,9 @@ function streamLive(ctx: RequestContext, id: string, control: GatewayControl, lo
     if (timer) clearInterval(timer);
     res.end();
   };
-  const send = (event: string, data: unknown) => {
+  const send: SendSse = (event, data) => {
     if (closed) return;
-    res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    res.write(`${event === null ? '' : `event: ${event}\n`}data: ${JSON.stringify(data)}\n\n`);
     if (res.writableLength > SSE_BUFFER_MAX) {
       log.warn({ session: id }, 'live watcher too slow: disconnected');
       close();
@@ -450,23 +518,20 @@ function streamLive(ctx: RequestContext, id: string, control: GatewayControl, lo
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' });
   res.write(': watching\n\n');
   // Backlog and subscription in the same tick (the backlog is read synchronously): no output is lost or repeated between them.
-  for (const b of backlog()) if (b.data) send('output', { channel: b.channel, data: b.data, backlog: true });
+  format.start(send, backlog());
   if (closed) return;
-  unsubscribe = control.subscribe(id, (ev) => {
-    if (ev.kind === 'o') send('output', { channel: ev.channel, data: ev.data ?? '' });
-    else send('channel-end', { channel: ev.channel });
-  });
+  unsubscribe = control.subscribe(id, (ev) => format.event(send, ev));
   if (!unsubscribe) {
-    send('end', { session: id });
-    res.end();
+    format.end(send, id);
+    close();
     return;
   }
-  send('ready', { session: id });
+  if (format === eventFormat) send('ready', { session: id });
   // The hub does not announce a session's end: look, and keep proxies from idling the stream out.
   if (closed) return;
   timer = setInterval(() => {
     if (!control.liveSessions().some((s) => s.session === id)) {
-      send('end', { session: id });
+      format.end(send, id);
       close();
     } else if (!closed) res.write(': keep-alive\n\n');
   }, 1000);

@@ -166,20 +166,43 @@ export const CONSOLE_JS = String.raw`/* shellgate console: small, dependency-fre
   }
 
   function watchPage() {
-    var term = document.getElementById('terminal');
+    var box = document.getElementById('terminal');
     var status = document.getElementById('watch-status');
-    var MAX = 200000;
-    var es = new EventSource(term.getAttribute('data-stream'));
-    es.addEventListener('ready', function () { status.textContent = 'watching (read-only)'; });
-    es.addEventListener('output', function (ev) {
-      var d = JSON.parse(ev.data);
-      // Terminal control sequences out: this view shows text, not a screen.
-      var text = String(d.data).replace(/\u001b\][^\u0007\u001b]*(\u0007|\u001b\\)/g, '').replace(/\u001b\[[0-?]*[ -\/]*[@-~]/g, '').replace(/\r/g, '');
-      term.textContent = (term.textContent + text).slice(-MAX);
-      term.scrollTop = term.scrollHeight;
-    });
-    es.addEventListener('end', function () { status.textContent = 'the session ended'; es.close(); });
-    es.onerror = function () { if (es.readyState === 2) status.textContent = 'not running'; };
+    if (typeof AsciinemaPlayer !== 'undefined') {
+      // The running session on a terminal screen: the player reads the asciicast event stream
+      // (backlog first, then live output; bufferTime 0: shown as it arrives).
+      var player = AsciinemaPlayer.create({ driver: 'eventsource', url: box.getAttribute('data-cast'), bufferTime: 0 }, box, {
+        autoPlay: true, fit: 'width', terminalFontFamily: 'monospace'
+      });
+      window.shellgatePlayer = player;
+      status.textContent = 'watching (read-only)';
+      // The session's end, from the list of running sessions (the player's stream ends too).
+      var id = box.getAttribute('data-cast').split('/')[3];
+      var poll = setInterval(function () {
+        fetch('/api/live', { credentials: 'same-origin' }).then(function (r) { return r.ok ? r.json() : null; }).then(function (list) {
+          if (list && !list.some(function (x) { return encodeURIComponent(x.session) === id; })) {
+            status.textContent = 'the session ended';
+            clearInterval(poll);
+          }
+        }, function () {});
+      }, 2000);
+    } else {
+      // Without the player: text only, control sequences out.
+      var term = document.createElement('pre');
+      term.className = 'terminal';
+      box.appendChild(term);
+      var MAX = 200000;
+      var es = new EventSource(box.getAttribute('data-stream'));
+      es.addEventListener('ready', function () { status.textContent = 'watching (read-only)'; });
+      es.addEventListener('output', function (ev) {
+        var d = JSON.parse(ev.data);
+        var text = String(d.data).replace(/\u001b\][^\u0007\u001b]*(\u0007|\u001b\\)/g, '').replace(/\u001b\[[0-?]*[ -\/]*[@-~]/g, '').replace(/\r/g, '');
+        term.textContent = (term.textContent + text).slice(-MAX);
+        term.scrollTop = term.scrollHeight;
+      });
+      es.addEventListener('end', function () { status.textContent = 'the session ended'; es.close(); });
+      es.onerror = function () { if (es.readyState === 2) status.textContent = 'not running'; };
+    }
     var form = document.getElementById('terminate');
     if (form) {
       form.addEventListener('submit', function (ev) {
