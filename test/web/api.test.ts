@@ -285,44 +285,39 @@ test('live: an auditor watches the masked output stream, an admin terminates (re
     if (!live.length) await new Promise((r) => setTimeout(r, 100));
   }
   const id = live[0]!.session;
-  const ac = new AbortController();
-  const res = await fetch(`${env.base}/api/live/${id}/stream`, { headers: { authorization: `Bearer ${tokens.auditor}` }, signal: ac.signal });
-  assert.equal(res.status, 200);
-  assert.match(res.headers.get('content-type')!, /text\/event-stream/);
-  const reader = res.body!.getReader();
-  let seen = '';
+  /** Read a live SSE stream as the auditor until `enough(text so far)`; then stop reading. */
+  const readLive = async (path: string, enough: (text: string) => boolean): Promise<string> => {
+    const ac = new AbortController();
+    const res = await fetch(`${env.base}${path}`, { headers: { authorization: `Bearer ${tokens.auditor}` }, signal: ac.signal });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type')!, /text\/event-stream/);
+    const reader = res.body!.getReader();
+    let text = '';
+    while (!enough(text)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += Buffer.from(value).toString('utf8');
+    }
+    ac.abort();
+    return text;
+  };
   // Output that arrives while watching (not only the backlog read from the recording so far).
   const liveLine = new RegExp(`event: output\ndata: \\{"channel":\\d+,"data":"tick-${tag}[^"]*"\\}\n`);
-  while (!liveLine.test(seen)) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    seen += Buffer.from(value).toString('utf8');
-  }
-  assert.ok(liveLine.test(seen), 'live output reached the watcher');
-  ac.abort();
+  assert.ok(liveLine.test(await readLive(`/api/live/${id}/stream`, (t) => liveLine.test(t))), 'live output reached the watcher');
   // The same session as asciinema-player's eventsource driver reads it: a reset with the
   // terminal size first, then asciicast v2 output events (times in seconds, not decreasing).
-  const ac2 = new AbortController();
-  const cast = await fetch(`${env.base}/api/live/${id}/cast`, { headers: { authorization: `Bearer ${tokens.auditor}` }, signal: ac2.signal });
-  assert.equal(cast.status, 200);
-  assert.match(cast.headers.get('content-type')!, /text\/event-stream/);
-  const castReader = cast.body!.getReader();
-  let castText = '';
-  const castData = () => castText.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)) as unknown);
-  const liveEvents = () => castData().filter((d) => Array.isArray(d) && (d as unknown[])[0] !== 0 && String((d as unknown[])[2]).includes(`tick-${tag}`));
-  while (liveEvents().length === 0) {
-    const { value, done } = await castReader.read();
-    if (done) break;
-    castText += Buffer.from(value).toString('utf8');
-  }
-  ac2.abort();
-  const data = castData();
+  // Whole messages only (a read may end mid-line): each ends with a blank line.
+  const castData = (text: string) =>
+    text.split('\n\n').slice(0, -1).flatMap((m) => m.split('\n')).filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)) as unknown);
+  const liveEvents = (text: string) => castData(text).filter((d) => Array.isArray(d) && (d as unknown[])[0] !== 0 && String((d as unknown[])[2]).includes(`tick-${tag}`));
+  const castText = await readLive(`/api/live/${id}/cast`, (t) => liveEvents(t).length > 0);
+  const data = castData(castText);
   assert.deepEqual(data[0], { cols: 80, rows: 24, time: 0 }, 'a reset with the size of the exec channel (no pty: 80x24)');
   assert.ok(!/^event: /m.test(castText), 'default message events only (until the end, `done`)');
   const evs = data.slice(1) as [number, string, string][];
   assert.ok(evs.length > 0 && evs.every((e) => Array.isArray(e) && e.length === 3 && e[1] === 'o' && typeof e[0] === 'number'));
   for (let i = 1; i < evs.length; i++) assert.ok(evs[i]![0] >= evs[i - 1]![0]);
-  assert.ok(liveEvents().length > 0, 'live output reached the player stream');
+  assert.ok(liveEvents(castText).length > 0, 'live output reached the player stream');
   assert.equal((await get(`/api/live/${id}/cast`, tokens.approver)).status, 403);
   assert.equal((await get(`/api/live/${id}/stream`, tokens.approver)).status, 403);
   assert.equal((await post(`/api/live/${id}/terminate`, tokens.auditor, { reason: 'no' })).status, 403);
