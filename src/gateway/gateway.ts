@@ -13,6 +13,7 @@ import { runProgram } from './run-program.js';
 import { runGuardedShell } from './guarded/run-guarded-shell.js';
 import { newSessionId } from './session-id.js';
 import type { GatewayControl } from './live-hub.js';
+import { termSize } from './term-size.js';
 
 /** Names that change what a shell runs: never accepted from an agent's `env` request, whatever the config says. */
 const DANGEROUS_ENV = /^(PATH|IFS|ENV|BASH_ENV|SHELLOPTS|BASHOPTS|PS4|PROMPT_COMMAND|LD_.*|BASH_FUNC_.*)$/;
@@ -204,13 +205,15 @@ export class SshGateway {
 
     session.on('pty', (accept, reject, info) => {
       if (started) return reject?.();
-      pty = { term: info.term, cols: info.cols, rows: info.rows, width: info.width, height: info.height };
+      pty = { term: info.term, ...termSize(info) };
       accept?.();
     });
     session.on('window-change', (accept, _reject, info) => {
-      if (pty) Object.assign(pty, { cols: info.cols, rows: info.rows, width: info.width, height: info.height });
-      up?.resize(info.cols, info.rows, info.width, info.height);
-      recorder?.resize(info.cols, info.rows);
+      const size = termSize(info, pty ?? undefined); // zero (unknown) keeps the size we have
+      if (pty && size.cols === pty.cols && size.rows === pty.rows && size.width === pty.width && size.height === pty.height) return accept?.();
+      if (pty) Object.assign(pty, size);
+      up?.resize(size.cols, size.rows, size.width, size.height);
+      recorder?.resize(size.cols, size.rows);
       accept?.();
     });
     session.on('env', (accept, reject, info) => {

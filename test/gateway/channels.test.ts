@@ -72,6 +72,29 @@ test('window-change requests reach the program (stty size), on local and ssh tar
   }
 });
 
+test('absurd terminal sizes from the agent are cut to 1000x1000 (zero means unknown): program, recording and playback see sane ones', async () => {
+  const sealedSoFar = (await waitForEvents(gw.dir, () => true)).filter((e) => e.type === 'recording.sealed').length;
+  const c = await connectAgent(gw.sshPort, 'local', await gw.token());
+  const ch = await shell(c, 2 ** 32 - 1, 2 ** 32 - 1);
+  ch.write('stty size\n');
+  await readUntil(ch, /1000 1000/);
+  ch.setWindow(0, 0, 0, 0); // unknown (RFC 4254 §6.2): ignored, not recorded
+  ch.setWindow(50, 70000, 0, 0);
+  await new Promise((r) => setTimeout(r, 200));
+  ch.write('stty size\n');
+  await readUntil(ch, /50 1000/);
+  ch.write('exit\n');
+  await new Promise((r) => ch.once('close', r));
+  c.end();
+  const ev = await waitForEvents(gw.dir, (e) => e.filter((x) => x.type === 'recording.sealed').length > sealedSoFar);
+  const sealed = ev.filter((e) => e.type === 'recording.sealed').at(-1)!;
+  const cast = readFileSync(path.join(gw.dir, 'recordings', String(sealed.body.file)), 'utf8').trim().split('\n');
+  const header = JSON.parse(cast[0]!) as { width: number; height: number };
+  assert.deepEqual([header.width, header.height], [1000, 1000]);
+  const resizes = cast.slice(1).map((l) => JSON.parse(l) as [number, string, string]).filter((e) => e[1] === 'r').map((e) => e[2]);
+  assert.deepEqual(resizes, ['1000x50']);
+});
+
 test('signal requests reach the running command (local target)', async () => {
   const c = await connectAgent(gw.sshPort, 'local', await gw.token());
   const res = await new Promise<{ code: number | null; signal: string | undefined }>((resolve, reject) => {

@@ -81,7 +81,8 @@ test('playback joins channel recordings in order with markers; timeline times po
   try {
     const write = (name: string, events: unknown[]) =>
       writeFileSync(path.join(t.dir, name), [JSON.stringify({ version: 2, width: 100, height: 30, timestamp: 1 }), ...events.map((e) => JSON.stringify(e))].join('\n') + '\n');
-    write('s1-0.cast', [[0.1, 'o', 'one\n'], [0.2, 'i', 'typed'], [0.3, 'o', '\x1b[31mred\x1b[0m\r\n']]);
+    // An absurd resize (an older recording kept the agent's window-change as sent) is not replayed.
+    write('s1-0.cast', [[0.1, 'o', 'one\n'], [0.2, 'i', 'typed'], [0.24, 'r', '4294967295x5'], [0.25, 'r', '120x40'], [0.3, 'o', '\x1b[31mred\x1b[0m\r\n']]);
     write('s1-1.cast', [[0.05, 'o', 'two\n']]);
     let seq = 0;
     const ev = (type: string, body: Record<string, unknown>): AuditRow => {
@@ -103,6 +104,7 @@ test('playback joins channel recordings in order with markers; timeline times po
     assert.deepEqual(p.segments.map((s) => [s.file, s.offset, s.duration]), [['s1-0.cast', 0, 0.3], ['s1-1.cast', 0.8, 0.05]]);
     assert.equal(p.width, 100);
     assert.ok(!p.events.some((e) => e[1] === 'i'), 'input is not replayed');
+    assert.deepEqual(p.events.filter((e) => e[1] === 'r'), [[0.25, 'r', '120x40']]);
     assert.deepEqual(p.events.filter((e) => e[1] === 'm'), [[0, 'm', 'echo one'], [0.8, 'm', 'echo two']]);
     assert.deepEqual(p.events.find((e) => e[2].startsWith('one')), [0.1, 'o', 'one\r\n']);
     assert.equal(p.banners.size, 2);

@@ -132,6 +132,7 @@ export function buildPlayback(events: AuditRow[], session: string, recordingsDir
     let last = 0;
     for (const [t, code, data] of cast.events) {
       if (code !== 'o' && code !== 'r') continue;
+      if (code === 'r' && !saneResize(data)) continue; // a size no screen has (older recordings kept the agent's)
       last = Math.max(last, t);
       // Exec channels without a terminal send bare LF: show it as a new line, as a terminal would with onlcr.
       out.push([round(offset + t), code, code === 'o' ? data.replace(/(?<!\r)\n/g, '\r\n') : data]);
@@ -184,4 +185,10 @@ export function eventTimes(events: AuditRow[], p: Playback): Map<number, number>
   }
   for (const s of pending) times.set(s, round(last));
   return times;
+}
+
+/** A resize event `COLSxROWS` within what playback draws (the header's limits). */
+function saneResize(data: string): boolean {
+  const m = /^(\d{1,4})x(\d{1,4})$/.exec(data);
+  return m !== null && Number(m[1]) >= 1 && Number(m[1]) <= 1000 && Number(m[2]) >= 1 && Number(m[2]) <= 1000;
 }

@@ -373,7 +373,8 @@ export function registerConsoleRoutes(web: WebServer, deps: ConsoleDeps): Consol
       let size: { cols: number; rows: number } | null = null;
       try {
         const h = JSON.parse(lines[0] ?? '') as { width?: unknown; height?: unknown };
-        if (Number.isInteger(h.width) && Number.isInteger(h.height)) size = { cols: h.width as number, rows: h.height as number };
+        const ok = (v: unknown) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 1000; // as playback draws
+        if (ok(h.width) && ok(h.height)) size = { cols: h.width as number, rows: h.height as number };
       } catch {
         /* no header yet */
       }
