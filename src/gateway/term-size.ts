@@ -29,3 +29,9 @@ export function termSize(
     height: dim(info.height, MAX_PIXELS, fallback.height ?? 0),
   };
 }
+
+/** Whether a size (e.g. read back from a recording) is one the gateway could have passed on. */
+export function isSaneSize(cols: unknown, rows: unknown): boolean {
+  const ok = (v: unknown, max: number) => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= max;
+  return ok(cols, MAX_COLS) && ok(rows, MAX_ROWS);
+}

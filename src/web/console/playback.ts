@@ -2,6 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { HttpError } from '../router.js';
 import type { AuditRow } from './session-data.js';
+import { isSaneSize, MAX_COLS, MAX_ROWS } from '../../gateway/term-size.js';
 
 /** A sealed recording of one session channel, as its `recording.sealed` event names it. */
 export interface SessionRecording {
@@ -73,8 +74,8 @@ function parseCast(text: string): { width: number; height: number; events: CastL
   const events: CastLine[] = [];
   try {
     const h = JSON.parse(lines[0] ?? '{}') as { width?: unknown; height?: unknown };
-    if (typeof h.width === 'number' && h.width > 0 && h.width <= 1000) width = Math.floor(h.width);
-    if (typeof h.height === 'number' && h.height > 0 && h.height <= 1000) height = Math.floor(h.height);
+    if (typeof h.width === 'number' && h.width > 0 && h.width <= MAX_COLS) width = Math.floor(h.width);
+    if (typeof h.height === 'number' && h.height > 0 && h.height <= MAX_ROWS) height = Math.floor(h.height);
   } catch {
     /* a damaged header: defaults */
   }
@@ -190,5 +191,5 @@ export function eventTimes(events: AuditRow[], p: Playback): Map<number, number>
 /** A resize event `COLSxROWS` within what playback draws (the header's limits). */
 function saneResize(data: string): boolean {
   const m = /^(\d{1,4})x(\d{1,4})$/.exec(data);
-  return m !== null && Number(m[1]) >= 1 && Number(m[1]) <= 1000 && Number(m[2]) >= 1 && Number(m[2]) <= 1000;
+  return m !== null && isSaneSize(Number(m[1]), Number(m[2]));
 }

@@ -11,6 +11,7 @@ import { listSessions, recordingFileName } from '../../audit/index.js';
 import { ApprovalError, type ApprovalBroker } from '../../approvals/index.js';
 import { isValidReason } from '../../approvals/approver-name.js';
 import type { GatewayControl, LiveEvent } from '../../gateway/live-hub.js';
+import { isSaneSize } from '../../gateway/term-size.js';
 import type { TokenVerifier } from '../../identity/verify-token.js';
 import { HttpError, sendJson, type RequestContext } from '../router.js';
 import type { WebServer } from '../server.js';
@@ -373,8 +374,7 @@ export function registerConsoleRoutes(web: WebServer, deps: ConsoleDeps): Consol
       let size: { cols: number; rows: number } | null = null;
       try {
         const h = JSON.parse(lines[0] ?? '') as { width?: unknown; height?: unknown };
-        const ok = (v: unknown) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 1000; // as playback draws
-        if (ok(h.width) && ok(h.height)) size = { cols: h.width as number, rows: h.height as number };
+        if (isSaneSize(h.width, h.height)) size = { cols: h.width as number, rows: h.height as number };
       } catch {
         /* no header yet */
       }
@@ -446,6 +446,8 @@ interface LiveBacklog {
 /** How a live stream is written: what starts it, each output or channel end, the session's end. */
 interface LiveFormat {
   start(send: SendSse, backlog: LiveBacklog[]): void;
+  /** Once subscribed (the backlog sent, live output follows). */
+  ready(send: SendSse, id: string): void;
   event(send: SendSse, ev: LiveEvent): void;
   end(send: SendSse, id: string): void;
 }
@@ -455,6 +457,9 @@ type SendSse = (event: string | null, data: unknown) => void;
 const eventFormat: LiveFormat = {
   start(send, backlog) {
     for (const b of backlog) if (b.data) send('output', { channel: b.channel, data: b.data, backlog: true });
+  },
+  ready(send, id) {
+    send('ready', { session: id });
   },
   event(send, ev) {
     if (ev.kind === 'o') send('output', { channel: ev.channel, data: ev.data ?? '' });
@@ -481,6 +486,9 @@ function castFormat(): LiveFormat {
       const size = backlog.findLast((b) => b.size)?.size ?? { cols: 80, rows: 24 };
       send(null, { cols: size.cols, rows: size.rows, time: 0 });
       for (const b of backlog) if (b.data) send(null, [0, 'o', crlf(b.data)]);
+    },
+    ready() {
+      /* the player knows no such message */
     },
     event(send, ev) {
       if (ev.kind === 'o' && ev.data) send(null, [now(), 'o', crlf(ev.data)]);
@@ -527,7 +535,7 @@ function streamLive(ctx: RequestContext, id: string, control: GatewayControl, lo
     close();
     return;
   }
-  if (format === eventFormat) send('ready', { session: id });
+  format.ready(send, id);
   // The hub does not announce a session's end: look, and keep proxies from idling the stream out.
   if (closed) return;
   timer = setInterval(() => {
