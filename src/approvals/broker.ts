@@ -325,22 +325,19 @@ export class ApprovalBroker {
       const req = getRequest(this.db, d.approval);
       const type = d.accepted ? 'approval.decided' : 'approval.refused';
       try {
-        // Audited already, and the process stopped before marking the row: once is enough.
-        if (this.audit.hasEvent?.(type, { approval: d.approval, decisionRow: d.seq })) {
-          markApplied.run(d.seq);
-          if (d.accepted) touched.add(d.approval);
-          continue;
+        // Audited already when the process stopped before marking the row: once is enough.
+        if (!this.audit.hasEvent?.(type, { approval: d.approval, decisionRow: d.seq })) {
+          await this.audit.append({
+            type,
+            ...(req ? this.requestFields(req) : { approval: d.approval }),
+            approver: d.approver,
+            approverGroups: JSON.parse(d.approver_groups) as string[],
+            via: d.via,
+            decision: d.decision,
+            reason: d.accepted ? d.reason : d.refusal,
+            decisionRow: d.seq,
+          });
         }
-        await this.audit.append({
-          type,
-          ...(req ? this.requestFields(req) : { approval: d.approval }),
-          approver: d.approver,
-          approverGroups: JSON.parse(d.approver_groups) as string[],
-          via: d.via,
-          decision: d.decision,
-          reason: d.accepted ? d.reason : d.refusal,
-          decisionRow: d.seq,
-        });
       } catch (err) {
         this.opts.logger.warn({ approval: d.approval, error: String((err as Error)?.message) }, 'approval decision could not be audited; will retry');
         break; // keep the audit order: later rows wait for this one

@@ -165,7 +165,7 @@ export function watchPage(c: Chrome, s: LiveSessionInfo | null, id: string, canT
     { ...c, player: true },
     html`<h1>Watching <span class="mono">${id}</span></h1>
     ${s ? html`<p class="meta">${s.subject} → ${s.target} · since ${fmtTs(s.startedAt)} · read-only</p>` : html`<p class="muted">This session is not running. <a href="/sessions/${enc}">Open its recording</a>.</p>`}
-    <div class="live-screen" id="terminal" data-cast="/api/live/${enc}/cast" data-stream="/api/live/${enc}/stream" aria-live="polite"></div>
+    <div class="live-screen" id="terminal" data-session="${id}" data-cast="/api/live/${enc}/cast" data-stream="/api/live/${enc}/stream" aria-live="polite"></div>
     <p class="muted" id="watch-status">connecting…</p>
     ${canTerminate && s
       ? html`<form class="terminate" id="terminate" data-url="/api/live/${enc}/terminate">

@@ -135,8 +135,7 @@ export function buildPlayback(events: AuditRow[], session: string, recordingsDir
       if (code !== 'o' && code !== 'r') continue;
       if (code === 'r' && !saneResize(data)) continue; // a size no screen has (older recordings kept the agent's)
       last = Math.max(last, t);
-      // Exec channels without a terminal send bare LF: show it as a new line, as a terminal would with onlcr.
-      out.push([round(offset + t), code, code === 'o' ? data.replace(/(?<!\r)\n/g, '\r\n') : data]);
+      out.push([round(offset + t), code, code === 'o' ? onlcr(data) : data]);
     }
     segments.push({ ...r, offset: round(offset), duration: round(last), label });
     offset += last + GAP;
@@ -192,4 +191,9 @@ export function eventTimes(events: AuditRow[], p: Playback): Map<number, number>
 function saneResize(data: string): boolean {
   const m = /^(\d{1,4})x(\d{1,4})$/.exec(data);
   return m !== null && isSaneSize(Number(m[1]), Number(m[2]));
+}
+
+/** Exec channels without a terminal send bare LF: shown as a new line, as a terminal with onlcr would. */
+export function onlcr(text: string): string {
+  return text.replace(/(?<!\r)\n/g, '\r\n');
 }

@@ -21,7 +21,7 @@ import { sendPage, type Chrome } from './html.js';
 import { LoginLimiter } from './login-limiter.js';
 import { LoginError, OidcLogin, type PendingLogin } from './oidc-login.js';
 import { approvalsPage, errorPage, livePage, loginPage, searchPage, sessionPage, sessionsPage, signedInPage, watchPage } from './pages.js';
-import { buildPlayback, eventTimes, playbackCast, recordingPath, sessionRecordings } from './playback.js';
+import { buildPlayback, eventTimes, onlcr, playbackCast, recordingPath, sessionRecordings } from './playback.js';
 import { requireReader, requireRole, rolesFor, type Role } from './roles.js';
 import { parseQuery, searchSessions } from './search.js';
 import { checkSessionId, filterSessions, parseSessionFilter, sessionEvents } from './session-data.js';
@@ -479,19 +479,17 @@ const eventFormat: LiveFormat = {
 function castFormat(): LiveFormat {
   const t0 = performance.now();
   const now = () => Math.round(performance.now() - t0) / 1000;
-  // Exec channels without a terminal send bare LF: a new line, as a terminal with onlcr shows it (as in playback).
-  const crlf = (text: string) => text.replace(/(?<!\r)\n/g, '\r\n');
   return {
     start(send, backlog) {
       const size = backlog.findLast((b) => b.size)?.size ?? { cols: 80, rows: 24 };
       send(null, { cols: size.cols, rows: size.rows, time: 0 });
-      for (const b of backlog) if (b.data) send(null, [0, 'o', crlf(b.data)]);
+      for (const b of backlog) if (b.data) send(null, [0, 'o', onlcr(b.data)]);
     },
     ready() {
       /* the player knows no such message */
     },
     event(send, ev) {
-      if (ev.kind === 'o' && ev.data) send(null, [now(), 'o', crlf(ev.data)]);
+      if (ev.kind === 'o' && ev.data) send(null, [now(), 'o', onlcr(ev.data)]);
     },
     end(send) {
       send('done', {});

@@ -177,10 +177,10 @@ export const CONSOLE_JS = String.raw`/* shellgate console: small, dependency-fre
       window.shellgatePlayer = player;
       status.textContent = 'watching (read-only)';
       // The session's end, from the list of running sessions (the player's stream ends too).
-      var id = box.getAttribute('data-cast').split('/')[3];
+      var id = box.getAttribute('data-session');
       var poll = setInterval(function () {
         fetch('/api/live', { credentials: 'same-origin' }).then(function (r) { return r.ok ? r.json() : null; }).then(function (list) {
-          if (list && !list.some(function (x) { return encodeURIComponent(x.session) === id; })) {
+          if (list && !list.some(function (x) { return x.session === id; })) {
             status.textContent = 'the session ended';
             clearInterval(poll);
           }
