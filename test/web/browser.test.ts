@@ -109,19 +109,20 @@ test('sign in, replay a session recorded through OpenSSH, seek from the timeline
     });
   const screen = await page.locator('#player').textContent();
   assert.ok(screen!.includes(`first-${tag}`) && screen!.includes(`second-${tag}`), 'the player shows the output text');
-  // Speed: the player is rebuilt at the chosen speed from where it was.
+  // Speed: the player is rebuilt at the chosen speed from where it was. Switched mid-recording,
+  // at the second command's start (at the very end, play starts over, as players do).
+  await items.nth(1).click();
+  await page.waitForFunction((t) => Math.abs((window as any).shellgatePlayer.getCurrentTime() - t) < 0.3, t2);
   const atSwitch = await page.evaluate(() => (window as any).shellgatePlayer.getCurrentTime());
   const old = await page.evaluateHandle(() => (window as any).shellgatePlayer);
   await page.selectOption('#speed', '2');
-  // The new player's time, read in the same poll that sees it (a short recording may end and
-  // rewind between two separate reads on a loaded machine).
-  const resumedAt = (await (
-    await page.waitForFunction((o) => {
-      const p = (window as any).shellgatePlayer;
-      const t = p !== o ? p.getCurrentTime() : null;
-      return typeof t === 'number' && t >= 0.5 ? t : false;
-    }, old)
-  ).jsonValue()) as number;
+  // Once its seek is done, the new player is where the old one was, not back at the start;
+  // then it plays on. Read in the same call that awaits the seek.
+  await page.waitForFunction((o) => (window as any).shellgatePlayer !== o, old);
+  const resumedAt = (await page.evaluate(async () => {
+    await (window as any).shellgatePlayerSeeked;
+    return (window as any).shellgatePlayer.getCurrentTime();
+  })) as number;
   assert.ok(resumedAt >= atSwitch - 0.05, `resumed at ${resumedAt}, switched at ${atSwitch}`);
   await page.waitForFunction((tag) => (document.querySelector('#player')?.textContent ?? '').includes('second-' + tag), tag);
   assert.match((await page.locator('#evidence').textContent())!, /verified/);

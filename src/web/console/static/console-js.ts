@@ -55,7 +55,7 @@ export const CONSOLE_JS = String.raw`/* shellgate console: small, dependency-fre
       // seek() loads the recording first when needed; startAt would wait for the first play.
       if (at > 0 || play) {
         var p = player;
-        p.seek(at).then(function () { if (play) p.play(); });
+        window.shellgatePlayerSeeked = p.seek(at).then(function () { if (play) p.play(); });
       }
     }
     create(start, false);
