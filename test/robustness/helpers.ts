@@ -79,15 +79,27 @@ export function connectAgentFrom(port: number, target: string, token: string, ex
   });
 }
 
+/** Exit statuses seen before a caller could listen (see execChannel). */
+const earlyExits = new WeakMap<ClientChannel, { code: number | null; signal: string | null }>();
+
 export function execChannel(client: Client, command: string): Promise<ClientChannel> {
-  return new Promise((resolve, reject) => client.exec(command, (err, ch) => (err ? reject(err) : resolve(ch))));
+  return new Promise((resolve, reject) =>
+    client.exec(command, (err, ch) => {
+      if (err) return reject(err);
+      // ssh2 emits 'exit' as soon as it parses the request. A quick refusal (stderr, exit-status,
+      // EOF, close) often arrives in the same read as the exec's success, so it is emitted before
+      // a caller awaiting this promise can listen; data and close wait in the stream, 'exit' does not.
+      ch.once('exit', (code: number | null, signal?: string) => earlyExits.set(ch, { code, signal: signal ?? null }));
+      resolve(ch);
+    }),
+  );
 }
 
 /** Collect a channel to its close: exit status, signal, stdout size and text head, stderr. */
 export function collect(ch: ClientChannel, timeoutMs = 30_000): Promise<{ code: number | null; signal: string | null; stdout: string; bytes: number; stderr: string }> {
   return new Promise((resolve, reject) => {
-    let code: number | null = null;
-    let signal: string | null = null;
+    let code: number | null = earlyExits.get(ch)?.code ?? null;
+    let signal: string | null = earlyExits.get(ch)?.signal ?? null;
     let stdout = '';
     let bytes = 0;
     let stderr = '';
