@@ -31,6 +31,11 @@ function keyWithLeadingZero(): KeyObject {
   }
 }
 
+/** ssh-keygen, bounded: stdin closed, never waiting for a passphrase, 20 s at most. */
+function keygen(args: string[]): string {
+  return execFileSync('ssh-keygen', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 20_000 });
+}
+
 function checkParses(key: KeyObject, enc: { private: string; public: string }): void {
   const parsed = ssh2.utils.parseKey(enc.private);
   assert.ok(!(parsed instanceof Error), parsed instanceof Error ? parsed.message : '');
@@ -45,7 +50,7 @@ function checkParses(key: KeyObject, enc: { private: string; public: string }): 
   assert.ok(!(pub instanceof Error), pub instanceof Error ? pub.message : '');
 }
 
-test('OpenSSH ed25519 encoding: a public key starting with a zero byte stays 32 bytes; ssh2 and ssh-keygen read it', () => {
+test('OpenSSH ed25519 encoding: a public key starting with a zero byte stays 32 bytes; ssh2 and ssh-keygen read it', { timeout: 60_000 }, () => {
   const { dir, cleanup } = tempDir('shellgate-hostkey-');
   try {
     for (const key of [keyWithLeadingZero(), keyWithLeadingZero(), generateKeyPairSync('ed25519').privateKey]) {
@@ -54,10 +59,10 @@ test('OpenSSH ed25519 encoding: a public key starting with a zero byte stays 32 
       const file = path.join(dir, 'k' + randomBytes(4).toString('hex'));
       writeFileSync(file, enc.private, { mode: 0o600 });
       // ssh-keygen derives the same public key line from the private file, and the same fingerprint.
-      const derived = execFileSync('ssh-keygen', ['-y', '-f', file], { encoding: 'utf8' }).trim().split(/\s+/).slice(0, 2).join(' ');
+      const derived = keygen(['-y', '-P', '', '-f', file]).trim().split(/\s+/).slice(0, 2).join(' ');
       assert.equal(derived, enc.public.split(' ').slice(0, 2).join(' '));
       writeFileSync(file + '.pub', enc.public + '\n');
-      const fp = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', file + '.pub'], { encoding: 'utf8' }).split(/\s+/)[1];
+      const fp = keygen(['-l', '-E', 'sha256', '-f', file + '.pub']).split(/\s+/)[1];
       assert.equal(fp, fingerprint(Buffer.from(enc.public.split(' ')[1]!, 'base64')));
     }
   } finally {
@@ -65,7 +70,7 @@ test('OpenSSH ed25519 encoding: a public key starting with a zero byte stays 32 
   }
 });
 
-test('OpenSSH ed25519 encoding: 2,000 random keys all parse and sign (ssh2 generator failed ~8 of these)', () => {
+test('OpenSSH ed25519 encoding: 2,000 random keys all parse and sign (ssh2 generator failed ~8 of these)', { timeout: 60_000 }, () => {
   for (let i = 0; i < 2000; i++) {
     const key = generateKeyPairSync('ed25519').privateKey;
     const enc = encodeOpenSSHEd25519(key, i % 2 ? '' : 'c'.repeat(i % 17));
@@ -78,7 +83,7 @@ test('OpenSSH ed25519 encoding: 2,000 random keys all parse and sign (ssh2 gener
   assert.equal(sign(null, Buffer.alloc(1), keyWithLeadingZero()).length, 64);
 });
 
-test('host key: created 0600 on first start and reused; a group-readable or unparseable file is refused by name', () => {
+test('host key: created 0600 on first start and reused; a group-readable or unparseable file is refused by name', { timeout: 60_000 }, () => {
   const { dir, cleanup } = tempDir('shellgate-hostkey-');
   try {
     const file = path.join(dir, 'data', 'host_ed25519');
@@ -108,7 +113,7 @@ test('host key: created 0600 on first start and reused; a group-readable or unpa
   }
 });
 
-test('a gateway whose host key starts with a zero byte starts, and OpenSSH connects pinned to it', async () => {
+test('a gateway whose host key starts with a zero byte starts, and OpenSSH connects pinned to it', { timeout: 90_000 }, async () => {
   const { dir, cleanup } = tempDir('shellgate-gw-');
   const key = keyWithLeadingZero();
   const enc = encodeOpenSSHEd25519(key, 'shellgate host key');
