@@ -1,7 +1,8 @@
 import { chmodSync, closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
+import { calculateJwkThumbprint, importJWK, type CryptoKey, type JWK } from 'jose';
+import { ed25519PrivateJwk, newEd25519Key } from '../util/new-ed25519-key.js';
 
 /** A JSON Web Key (jose's JWK; the DOM's JsonWebKey is not in this project's lib). */
 export type JsonWebKey = JWK;
@@ -77,8 +78,7 @@ function publicPart(jwk: JsonWebKey & { kid?: string }): JsonWebKey {
 
 async function createKeyFile(file: string): Promise<JsonWebKey & { kid?: string }> {
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
-  const exported = await exportJWK(privateKey);
+  const exported = ed25519PrivateJwk(newEd25519Key());
   const kid = await calculateJwkThumbprint({ kty: exported.kty!, crv: exported.crv!, x: exported.x! });
   const jwk = { kty: exported.kty, crv: exported.crv, x: exported.x, d: exported.d, alg: 'EdDSA', use: 'sig', kid };
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;

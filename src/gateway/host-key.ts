@@ -1,7 +1,7 @@
-import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import ssh2 from 'ssh2';
+import { newEd25519Key } from '../util/new-ed25519-key.js';
 import { encodeOpenSSHEd25519 } from './encode-openssh-key.js';
 
 /**
@@ -20,8 +20,7 @@ export function loadOrCreateHostKey(file: string): Buffer {
     }
     return key;
   }
-  const { privateKey } = generateKeyPairSync('ed25519');
-  const { private: priv, public: pub } = encodeOpenSSHEd25519(privateKey, 'shellgate host key');
+  const { private: priv, public: pub } = encodeOpenSSHEd25519(newEd25519Key(), 'shellgate host key');
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   writeFileSync(file, priv, { mode: 0o600, flag: 'wx' });
   writeFileSync(file + '.pub', pub + '\n', { mode: 0o644 });

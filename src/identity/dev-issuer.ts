@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { SignJWT, calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
+import { SignJWT, calculateJwkThumbprint, importJWK, type JWK } from 'jose';
+import { ed25519PrivateJwk, newEd25519Key } from '../util/new-ed25519-key.js';
 import { randomUUID } from 'node:crypto';
 
 export const DEV_AUDIENCE = 'shellgate';
@@ -26,8 +27,7 @@ export async function loadDevIssuer(dataDir: string, opts: { create: boolean } =
     privateJwk = JSON.parse(readFileSync(file, 'utf8')) as JWK;
   } else {
     if (!opts.create) throw new Error(`the dev issuer has no key yet (${file}): start the gateway once with identity.devIssuer: true`);
-    const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
-    privateJwk = await exportJWK(privateKey);
+    privateJwk = ed25519PrivateJwk(newEd25519Key());
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     writeFileSync(file, JSON.stringify(privateJwk) + '\n', { mode: 0o600, flag: 'wx' });
   }

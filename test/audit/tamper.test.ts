@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, rmSync } from 'node:fs';
-import { CompactSign, generateKeyPair } from 'jose';
+import { CompactSign } from 'jose';
+import { newEd25519Key } from '../../src/util/new-ed25519-key.js';
 import { canonicalize } from '../../src/audit/index.js';
 import { buildScenario, rehashFrom } from './scenario.js';
 
@@ -73,7 +74,7 @@ test('a forged checkpoint signature → the checkpoint seq', async (t) => {
   const row = s.db.prepare('SELECT body FROM audit_events WHERE seq = 12').get() as { body: string };
   const body = JSON.parse(row.body);
   const head = s.db.prepare('SELECT seq, hash, ts FROM audit_events WHERE seq = 11').get() as { seq: number; hash: string; ts: string };
-  const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
+  const privateKey = newEd25519Key();
   body.jws = await new CompactSign(new TextEncoder().encode(JSON.stringify(head))).setProtectedHeader({ alg: 'EdDSA', kid: s.publicKey.kid! }).sign(privateKey);
   s.db.prepare('UPDATE audit_events SET body = ? WHERE seq = 12').run(canonicalize(body));
   rehashFrom(s.db, 12);

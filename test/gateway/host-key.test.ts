@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import { createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
@@ -8,16 +8,11 @@ import ssh2 from 'ssh2';
 import { encodeOpenSSHEd25519 } from '../../src/gateway/encode-openssh-key.js';
 import { loadOrCreateHostKey } from '../../src/gateway/host-key.js';
 import { fingerprint } from '../../src/upstream/fingerprint.js';
+import { ed25519KeyFromSeed, ed25519PrivateJwk, newEd25519Key } from '../../src/util/new-ed25519-key.js';
+import { newEs256Pair } from '../helpers/keys.js';
 import { startGateway } from '../helpers/gateway.js';
 import { runSsh } from '../helpers/openssh.js';
 import { tempDir } from '../helpers/tmp.js';
-
-// PKCS#8 wrapping of a raw ed25519 seed (RFC 8410 §7): a fixed 16-byte prefix, then the seed.
-const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
-
-function keyFromSeed(seed: Buffer): KeyObject {
-  return createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: 'der', type: 'pkcs8' });
-}
 
 function rawPublic(key: KeyObject): Buffer {
   return Buffer.from(createPublicKey(key).export({ format: 'jwk' }).x!, 'base64url');
@@ -26,7 +21,7 @@ function rawPublic(key: KeyObject): Buffer {
 /** A fresh key whose public key starts with a zero byte (one in 256): the case ssh2's generator got wrong. */
 function keyWithLeadingZero(): KeyObject {
   for (;;) {
-    const k = keyFromSeed(randomBytes(32));
+    const k = ed25519KeyFromSeed(randomBytes(32));
     if (rawPublic(k)[0] === 0) return k;
   }
 }
@@ -53,7 +48,7 @@ function checkParses(key: KeyObject, enc: { private: string; public: string }): 
 test('OpenSSH ed25519 encoding: a public key starting with a zero byte stays 32 bytes; ssh2 and ssh-keygen read it', { timeout: 60_000 }, () => {
   const { dir, cleanup } = tempDir('shellgate-hostkey-');
   try {
-    for (const key of [keyWithLeadingZero(), keyWithLeadingZero(), generateKeyPairSync('ed25519').privateKey]) {
+    for (const key of [keyWithLeadingZero(), keyWithLeadingZero(), newEd25519Key()]) {
       const enc = encodeOpenSSHEd25519(key, 'shellgate host key');
       checkParses(key, enc);
       const file = path.join(dir, 'k' + randomBytes(4).toString('hex'));
@@ -72,15 +67,31 @@ test('OpenSSH ed25519 encoding: a public key starting with a zero byte stays 32 
 
 test('OpenSSH ed25519 encoding: 2,000 random keys all parse and sign (ssh2 generator failed ~8 of these)', { timeout: 60_000 }, () => {
   for (let i = 0; i < 2000; i++) {
-    const key = generateKeyPairSync('ed25519').privateKey;
+    const key = newEd25519Key();
     const enc = encodeOpenSSHEd25519(key, i % 2 ? '' : 'c'.repeat(i % 17));
     const parsed = ssh2.utils.parseKey(enc.private);
     assert.ok(!(parsed instanceof Error), `key ${i}: ${parsed instanceof Error ? parsed.message : ''}`);
     const data = Buffer.from([i & 255]);
     assert.ok(verify(null, data, createPublicKey(key), parsed.sign(data)), `key ${i} does not sign`);
   }
-  assert.throws(() => encodeOpenSSHEd25519(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, ''), TypeError);
+  assert.throws(() => encodeOpenSSHEd25519(newEs256Pair().privateKey, ''), TypeError);
   assert.equal(sign(null, Buffer.alloc(1), keyWithLeadingZero()).length, 64);
+});
+
+test('new Ed25519 keys: imported from 32 random bytes, all different, their JWK signs what the key verifies', () => {
+  const seen = new Set<string>();
+  for (let i = 0; i < 200; i++) {
+    const key = newEd25519Key();
+    assert.equal(key.asymmetricKeyType, 'ed25519');
+    const jwk = ed25519PrivateJwk(key);
+    assert.equal(Buffer.from(jwk.d, 'base64url').length, 32);
+    assert.ok(!seen.has(jwk.d), 'a seed came out twice');
+    seen.add(jwk.d);
+    const data = randomBytes(16);
+    assert.ok(verify(null, data, createPublicKey(key), sign(null, data, ed25519KeyFromSeed(Buffer.from(jwk.d, 'base64url')))));
+  }
+  assert.throws(() => ed25519KeyFromSeed(randomBytes(31)), TypeError);
+  assert.throws(() => ed25519PrivateJwk(newEs256Pair().privateKey), TypeError);
 });
 
 test('host key: created 0600 on first start and reused; a group-readable or unparseable file is refused by name', { timeout: 60_000 }, () => {

@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import { newEd25519Key } from '../../src/util/new-ed25519-key.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startSshd, type SshdHandle } from '../helpers/sshd.js';
@@ -25,7 +25,7 @@ const UP = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 
 /** Fake secrets of the right shapes, built at run time (never literal in the repo). */
 function fakeSecrets() {
-  const pem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const pem = newEd25519Key().export({ type: 'pkcs8', format: 'pem' }).toString();
   return {
     aws: 'AKIA' + rand(16, UP),
     github: 'ghp' + '_' + rand(36),

@@ -1,7 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { exportJWK, generateKeyPair, type JWK } from 'jose';
+import { exportJWK, type JWK } from 'jose';
+import { newEs256Pair } from './keys.js';
 import Provider from 'oidc-provider';
 
 export interface OidcHandle {
@@ -25,7 +26,7 @@ export async function startOidcProvider(clients: { id: string; groups: string[] 
   const port = (server.address() as { port: number }).port;
   const issuer = `http://127.0.0.1:${port}`;
   const audience = 'shellgate';
-  const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+  const { privateKey } = newEs256Pair();
   const jwk: JWK = { ...(await exportJWK(privateKey)), alg: 'ES256', use: 'sig', kid: 'k-' + randomBytes(4).toString('hex') };
   const withSecrets = clients.map((c) => ({ ...c, secret: randomBytes(16).toString('hex') }));
   const groupsOf = new Map(withSecrets.map((c) => [c.id, c.groups]));
@@ -103,7 +104,7 @@ export async function startOidcLoginProvider(opts: { redirectUri: string; users:
   await once(server, 'listening');
   const port = (server.address() as { port: number }).port;
   const issuer = `http://127.0.0.1:${port}`;
-  const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+  const { privateKey } = newEs256Pair();
   const jwk: JWK = { ...(await exportJWK(privateKey)), alg: 'ES256', use: 'sig', kid: 'k-' + randomBytes(4).toString('hex') };
   const clientId = 'shellgate-console';
   const clientSecret = randomBytes(16).toString('hex');

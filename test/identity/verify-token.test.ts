@@ -2,9 +2,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
-import { SignJWT, exportJWK, generateKeyPair, base64url, type JWK } from 'jose';
+import { SignJWT, exportJWK, base64url, type JWK } from 'jose';
+import type { KeyObject } from 'node:crypto';
+import { newEs256Pair } from '../helpers/keys.js';
 
-type KeyLike = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
+type KeyLike = KeyObject;
 import { createHmac } from 'node:crypto';
 import { TokenVerifier } from '../../src/identity/verify-token.js';
 import { loadDevIssuer } from '../../src/identity/dev-issuer.js';
@@ -19,7 +21,7 @@ let idp: { issuer: string; server: Server; keys: JWK[]; jwksHits: number };
 let signer: { key: KeyLike; kid: string; pub: JWK };
 
 async function newKey(kid: string) {
-  const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+  const { privateKey, publicKey } = newEs256Pair();
   const pub = { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' };
   return { key: privateKey, kid, pub };
 }

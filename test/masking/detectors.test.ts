@@ -231,8 +231,8 @@ test('disable and only switch built-in detectors off', () => {
 });
 
 test('vaulted-secret: a private key held in the vault is masked line by line and as one base64 string, anywhere', async () => {
-  const { generateKeyPairSync } = await import('node:crypto');
-  const { privateKey } = generateKeyPairSync('ed25519');
+  const { newEd25519Key } = await import('../../src/util/new-ed25519-key.js');
+  const privateKey = newEd25519Key();
   const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
   const body = pem.split('\n').filter((l) => l && !l.startsWith('-----'));
   const mv = compileMasker({ vaulted: [pem] });

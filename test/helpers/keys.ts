@@ -1,0 +1,16 @@
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+
+/**
+ * A fresh P-256 key pair for test issuers. Made as DER inside the generation call and imported,
+ * because on Node 20 exporting or using a key straight from `generateKeyPair*` can deadlock when
+ * its generation job is garbage-collected meanwhile (see src/util/new-ed25519-key.ts).
+ */
+export function newEs256Pair(): { privateKey: KeyObject; publicKey: KeyObject } {
+  const { privateKey: der } = generateKeyPairSync('ec', {
+    namedCurve: 'P-256',
+    privateKeyEncoding: { type: 'pkcs8', format: 'der' },
+    publicKeyEncoding: { type: 'spki', format: 'der' },
+  });
+  const privateKey = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+  return { privateKey, publicKey: createPublicKey(privateKey) };
+}
