@@ -168,6 +168,23 @@ export class Recorder {
     return this.sealing;
   }
 
+  /**
+   * Close and delete a recording opened for a command that then did not run (its decision
+   * could not be made durable, or the agent left): nothing happened, so there is no evidence
+   * to keep. A recording already sealed is never deleted.
+   */
+  async discard(): Promise<void> {
+    if (this.sealing) return;
+    this.fd = null;
+    this.sealing = Promise.reject(new AuditError('recording discarded'));
+    this.sealing.catch(() => undefined);
+    try {
+      closeSync(this.fdOpen);
+    } finally {
+      await unlink(this.file).catch(() => undefined);
+    }
+  }
+
   private event(code: string, data: string): void {
     const t = Number(process.hrtime.bigint() - this.start) / 1e9;
     this.line(JSON.stringify([Math.round(t * 1e6) / 1e6, code, data]));

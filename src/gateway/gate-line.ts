@@ -24,6 +24,12 @@ export interface GateOptions {
   postcheck?: (decision: LineDecision) => string | null;
   /** What the refusal messages call the thing refused ("command", "line"). */
   noun: string;
+  /**
+   * Called when the policy allows the line outright, as its decision goes to the audit log:
+   * the caller may prepare (open the recording) while the commit is under way. Nothing may
+   * run before gateLine returns `run: true`.
+   */
+  onAllow?: () => void;
 }
 
 /**
@@ -57,6 +63,7 @@ export async function gateLine(
     decision.commands.length > 0 && decision.commands.every((c) => c.rule !== null && policy.rule(c.rule)?.interactive === true);
   const outcome = decision.decision === 'allow' ? 'allowed' : decision.decision === 'deny' ? 'denied' : 'approval requested';
   deps.log.info({ ...base, ...opts.fields, argv, decision: decision.decision, rule: decision.rule, reason: decision.reason }, `${opts.noun} ${outcome}`);
+  if (decision.decision === 'allow') opts.onAllow?.();
   try {
     await deps.audit.append({
       type: 'command.decision',

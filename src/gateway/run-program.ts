@@ -80,6 +80,20 @@ export async function runProgram(deps: GatewayDeps, conn: ConnectionState, ch: S
   const maskText = (s: string) => (masker ? masker.maskText(s).text : s);
   const started = Date.now();
 
+  // The recording file is created while the decision is being committed (two durable steps
+  // side by side, a fraction of a millisecond less per command); it is deleted unused if the
+  // command then does not run. After an approval it is opened only then.
+  const title = `${conn.identity.subject}@${target.name}${req.command !== null ? ': ' + maskText(req.command).slice(0, 200) : ''}`;
+  let early: Promise<Recorder | null> | null = null;
+  const openEarly = () => {
+    early = openRecording(deps, conn, req.channelNo, req.pty, title);
+    early.catch(() => undefined); // awaited below; a failure is handled there
+  };
+  // Awaited before the refusal goes out: the agent never sees a refusal while a file exists.
+  const dropEarly = async () => {
+    if (early) await early.then((r) => r?.discard()).catch(() => undefined);
+  };
+
   if (req.command !== null) {
     const out = await gateLine(deps, conn, base, deps.policies.get(target.policy), req.command, maskText, {
       say: (text) => ch.stderr.write(forTerminal(text, isPty)),
@@ -87,15 +101,18 @@ export async function runProgram(deps: GatewayDeps, conn: ConnectionState, ch: S
         cancel = c;
       },
       gone: () => agentGone,
-    }, { noun: 'command' });
+    }, { noun: 'command', onAllow: openEarly });
     if (!out.run) {
+      await dropEarly();
       if (out.message && !agentGone) refuse(ch, out.message, isPty);
       return;
     }
   } else {
+    openEarly();
     try {
       await audit.append({ type: 'shell.start', ...base, mode: 'passthrough', pty: isPty });
     } catch (err) {
+      await dropEarly();
       log.error({ ...base, err: (err as Error).message }, 'audit append failed: shell refused');
       refuse(ch, msg.error('the audit log cannot be written: shell refused'), isPty);
       return;
@@ -105,8 +122,7 @@ export async function runProgram(deps: GatewayDeps, conn: ConnectionState, ch: S
   // Allowed: run it.
   let recorder: Recorder | null = null;
   try {
-    const title = `${conn.identity.subject}@${target.name}${req.command !== null ? ': ' + maskText(req.command).slice(0, 200) : ''}`;
-    recorder = await openRecording(deps, conn, req.channelNo, req.pty, title);
+    recorder = await (early ?? openRecording(deps, conn, req.channelNo, req.pty, title));
   } catch (err) {
     log.error({ ...base, err: (err as Error).message }, 'recording cannot be written: command refused');
     // The decision above said "allow": close it in the log so no one reads that the command ran.

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Recorder, AuditError } from '../../src/audit/index.js';
 import { asciinemaCat, asciinemaPlay, tmpDir } from './helpers.js';
@@ -111,4 +111,22 @@ test('a full disk mid-line: the partial line is cut, the sealed hash matches the
   const events = lines(rec.file).slice(1) as [number, string, string][];
   assert.ok(events.length >= 1 && events.every((e) => e[2] === chunk), 'whole events only');
   assert.equal(asciinemaCat(rec.file).status, 0);
+});
+
+test('discard: a recording whose command never ran is closed and deleted; a sealed one is kept', async (t) => {
+  const dir = path.join(tmpDir(t), 'recordings');
+  const unused = await Recorder.open({ dir, session: 'sess-d', channel: 0, width: 80, height: 24, recordInput: false });
+  assert.ok(existsSync(unused.file));
+  await unused.discard();
+  assert.ok(!existsSync(unused.file), 'the unused recording is gone');
+  unused.output('late output is dropped, not written\n');
+  await assert.rejects(unused.seal(), AuditError, 'a discarded recording cannot be sealed');
+  await unused.discard(); // twice: no error
+
+  const kept = await Recorder.open({ dir, session: 'sess-d', channel: 1, width: 80, height: 24, recordInput: false });
+  kept.output('evidence\n');
+  const sealed = await kept.seal();
+  await kept.discard();
+  assert.ok(existsSync(kept.file), 'a sealed recording is evidence: never deleted');
+  assert.equal(statSync(kept.file).size, sealed.size);
 });

@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { startGateway } from '../helpers/gateway.js';
 import { readEvents, waitForEvents } from '../helpers/events.js';
@@ -28,6 +28,26 @@ async function run(port: number, token: string, command: string) {
 function verify(configFile: string, env: NodeJS.ProcessEnv): { status: number | null; out: string } {
   const r = spawnSync(process.execPath, [cliPath, 'audit', 'verify', '--config', configFile, '--json'], { env, encoding: 'utf8', timeout: 30_000 });
   return { status: r.status, out: r.stdout + r.stderr };
+}
+
+/** Fill the (24 MB tmpfs) file system holding `filler` to the last block. */
+function fillUp(filler: string): void {
+  const fd = openSync(filler, 'w');
+  const block = Buffer.alloc(1 << 16, 0x61);
+  try {
+    for (let i = 0; i < 1000; i++) writeSync(fd, block);
+    assert.fail('the 24 MB tmpfs never filled up');
+  } catch (err) {
+    assert.equal((err as NodeJS.ErrnoException).code, 'ENOSPC');
+  }
+  for (let size = 4096; size >= 1; size >>= 1) {
+    try {
+      for (let i = 0; i < 64; i++) writeSync(fd, Buffer.alloc(size, 0x61));
+    } catch {
+      /* smaller pieces next */
+    }
+  }
+  closeSync(fd);
 }
 
 test('recordings folder replaced by a file: commands refused clearly, then recovered', { timeout: 60_000 }, async () => {
@@ -81,23 +101,7 @@ test('store and recordings on a full disk: commands refused clearly, nothing hal
     const eventsBefore = readEvents(gw.dir).length;
     const castsBefore = readdirSync(path.join(mnt, 'recordings')).sort();
 
-    // Fill the file system to the last block.
-    const fd = openSync(filler, 'w');
-    const block = Buffer.alloc(1 << 16, 0x61);
-    try {
-      for (let i = 0; i < 1000; i++) writeSync(fd, block);
-      assert.fail('the 24 MB tmpfs never filled up');
-    } catch (err) {
-      assert.equal((err as NodeJS.ErrnoException).code, 'ENOSPC');
-    }
-    for (let size = 4096; size >= 1; size >>= 1) {
-      try {
-        for (let i = 0; i < 64; i++) writeSync(fd, Buffer.alloc(size, 0x61));
-      } catch {
-        /* smaller pieces next */
-      }
-    }
-    closeSync(fd);
+    fillUp(filler);
 
     // Several commands while full: each is refused with a one-line reason and does not run.
     for (const cmd of ['echo during-1', 'echo during-2', 'sh -c "echo during-3"']) {
@@ -121,6 +125,54 @@ test('store and recordings on a full disk: commands refused clearly, nothing hal
       if (e.body.exit === 0) continue;
       assert.equal(e.body.exit, 126);
     }
+    const v = verify(gw.configFile, gw.env);
+    assert.equal(v.status, 0, v.out);
+  } finally {
+    await gw.stop();
+    if (existsSync(filler)) rmSync(filler, { force: true });
+    execFileSync('umount', [mnt]);
+    t.cleanup();
+  }
+});
+
+test('store full, recordings fine: an allowed command is refused, and its recording (opened alongside the decision) is deleted', { timeout: 90_000 }, async () => {
+  const t = tempDir('shellgate-full-');
+  const mnt = path.join(t.dir, 'mnt');
+  const outside = path.join(t.dir, 'recordings');
+  mkdirSync(mnt);
+  mkdirSync(outside, { mode: 0o700 });
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', mnt]);
+  // Only the store is on the small file system: the recordings folder points outside it.
+  symlinkSync(outside, path.join(mnt, 'recordings'));
+  const filler = path.join(mnt, 'filler');
+  const gw = await startGateway({ dir: mnt }).catch((err) => {
+    execFileSync('umount', ['-l', mnt]);
+    t.cleanup();
+    throw err;
+  });
+  try {
+    // One connection throughout: its session.start is durable before the disk fills, so the
+    // failing write is the command's decision.
+    const agent = await connectAgentFrom(gw.sshPort, 'local', await gw.token());
+    agent.on('error', () => undefined);
+    assert.equal((await collect(await execChannel(agent, 'echo before'))).stdout, 'before\n');
+    const before = readdirSync(outside).sort();
+    assert.equal(before.length, 1);
+
+    fillUp(filler);
+    const r = await collect(await execChannel(agent, 'echo during'));
+    assert.equal(r.code, 126, r.stderr);
+    assert.equal(r.stdout, '', 'the command did not run');
+    assert.match(r.stderr, /^shellgate: the audit log cannot be written: command refused\n$/);
+    assert.deepEqual(readdirSync(outside).sort(), before, 'no recording left for the command that did not run');
+
+    unlinkSync(filler);
+    const after = await collect(await execChannel(agent, 'echo after'));
+    assert.equal(after.code, 0, after.stderr);
+    assert.equal(after.stdout, 'after\n');
+    agent.end();
+    await waitForEvents(gw.dir, (e) => e.filter((x) => x.type === 'recording.sealed').length === 2);
+    assert.equal(readdirSync(outside).length, 2);
     const v = verify(gw.configFile, gw.env);
     assert.equal(v.status, 0, v.out);
   } finally {
