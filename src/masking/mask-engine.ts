@@ -233,6 +233,21 @@ export class MaskEngine {
     this.outAbs += len;
   }
 
+  /**
+   * An escape sequence goes out unchanged, except a secret in the payload of a string sequence
+   * (OSC: window title, OSC 8 link, OSC 52 clipboard; DCS, APC, PM): that payload is output
+   * the agent and the recording receive like any other, so it is masked in place, the
+   * sequence's framing kept. The spec's "sequences pass through unchanged" is read as applying
+   * to their control function, never as a way around masking (docs/masking.md).
+   */
+  private rawSeq(out: Piece[], q: AnsiSeq): void {
+    const m = maskStringSeq(this.d, q.s);
+    if (m === null) return this.raw(out, q.s.length);
+    out.push(m.text);
+    for (const f of m.findings) this.addFinding(f.detector, this.outAbs + f.start, this.outAbs + f.end);
+    this.outAbs += q.s.length;
+  }
+
   private masked(out: Piece[], t: string, x: number, y: number): void {
     if (y <= x) return;
     out.push(stars(t, x, y));
@@ -266,7 +281,7 @@ export class MaskEngine {
           if (masked) this.masked(out, t, x, at);
           else this.raw(out, at - x);
         }
-        this.raw(out, q.s.length);
+        this.rawSeq(out, q);
         x = at;
       }
       if (y > x) {
@@ -290,7 +305,7 @@ export class MaskEngine {
       }
     }
     // sequences sitting right at `to` go out now: they are not text
-    while (this.nextSeq < this.seqs.length && this.seqs[this.nextSeq]!.at <= to) this.raw(out, this.seqs[this.nextSeq++]!.s.length);
+    while (this.nextSeq < this.seqs.length && this.seqs[this.nextSeq]!.at <= to) this.rawSeq(out, this.seqs[this.nextSeq++]!);
     this.emitted = to;
   }
 
@@ -311,7 +326,12 @@ export class MaskEngine {
 
   private addFinding(detector: string, start: number, end: number): void {
     this.counts[detector] = (this.counts[detector] ?? 0) + 1;
-    if (this.findings.length < MAX_FINDINGS) this.findings.push({ detector, start, end });
+    if (this.findings.length >= MAX_FINDINGS) return;
+    // In input order, however the input was chunked: a sequence's payload findings are added when
+    // the sequence goes out, which may be after the text findings around it were recorded.
+    let i = this.findings.length;
+    while (i > 0 && this.findings[i - 1]!.start > start) i--;
+    this.findings.splice(i, 0, { detector, start, end });
   }
 
   /** Input byte offset of text[i] (sequences before it included). */
@@ -350,6 +370,29 @@ export class MaskEngine {
 }
 
 /** One `*` per code point; line breaks kept; UTF-8 continuation bytes vanish into their character's star. */
+/**
+ * The sequence `seq` with secrets in its string payload masked, or null when it is not a string
+ * sequence or holds no secret. The payload is complete (the stripper holds a sequence until its
+ * terminator), so it is scanned in one piece; it holds no ESC, so this never recurses further.
+ */
+function maskStringSeq(d: CompiledDetectors, seq: string): { text: string; findings: Finding[] } | null {
+  const kind = seq.charCodeAt(1);
+  if (seq.charCodeAt(0) !== 0x1b || (kind !== 0x5d && kind !== 0x50 && kind !== 0x5f && kind !== 0x5e)) return null;
+  let end = seq.length;
+  if (seq.charCodeAt(end - 1) === 0x07) end -= 1; // BEL
+  else if (end >= 4 && seq.charCodeAt(end - 2) === 0x1b && seq.charCodeAt(end - 1) === 0x5c) end -= 2; // ST
+  if (end - 2 < 4) return null; // no secret is that short
+  const payload = seq.slice(2, end);
+  const engine = new MaskEngine(d);
+  const pieces = [...engine.write(payload), ...engine.end()];
+  if (engine.findings.length === 0 && Object.keys(engine.counts).length === 0) return null;
+  const masked = renderPieces(pieces, payload);
+  return {
+    text: seq.slice(0, 2) + masked + seq.slice(end),
+    findings: engine.findings.map((f) => ({ detector: f.detector, start: f.start + 2, end: f.end + 2 })),
+  };
+}
+
 function stars(t: string, x: number, y: number): string {
   let plain = true;
   for (let i = x; i < y; i++) {
