@@ -91,10 +91,15 @@ export const jwt: DetectFn = (seg, out) => {
   return hold;
 };
 
-const NOT_URL_PW = `[^ \\t\\n\\v\\f\\r@/?#]`;
+// The password runs to the *last* "@" of the authority (which ends at the first "/", "?" or "#"),
+// as WHATWG URL parsers and so real clients read it: `postgres://app:p@ss@db` has the password
+// `p@ss`. An "@" belongs to the password only when another "@" follows before a blank, "/?#" or
+// a quote or bracket, so `"postgres://u:pw@db","to":"a@b"` keeps its host. Each character has
+// one way to match (linear), and the length is bounded.
+const URL_PW = `(?:[^ \\t\\n\\v\\f\\r/?#@]|@(?=[^ \\t\\n\\v\\f\\r/?#@"'<>\`]*@)){1,256}`;
 // Find each "://" first and walk back over the scheme: a regex starting with a character class
 // would be tried at every letter of long base64 runs (quadratic in the run length).
-const URL_REST = new RegExp(`://[^ \\t\\n\\v\\f\\r:@/?#]*:(${NOT_URL_PW}+)@(?=[^ \\t\\n\\v\\f\\r@])`, 'yd');
+const URL_REST = new RegExp(`://[^ \\t\\n\\v\\f\\r:@/?#]*:(${URL_PW})@(?=[^ \\t\\n\\v\\f\\r@/?#])`, 'yd');
 const isSchemeChar = (c: number) => isAlnum(c) || c === 0x2b || c === 0x2e || c === 0x2d; // RFC 3986 §3.1
 const isLetter = (c: number) => (c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a;
 export const urlCredentials: DetectFn = (seg: Seg, out: Span[]) => {

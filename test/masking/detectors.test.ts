@@ -123,6 +123,23 @@ test('url-credentials: only the password of scheme://user:password@host', () => 
   expectUnchanged('http://example.com:8080/path\n');
 });
 
+test('url-credentials: a password holding "@" runs to the last "@" before the host, as URL parsers read it', () => {
+  const pw = rand(5) + '@' + rand(6);
+  expectMasked('url-credentials', 'postgres://app:', pw, '@db:5432/app\n');
+  expectMasked('url-credentials', 'redis://:', pw + '@' + rand(3), '@cache:6379\n');
+  expectMasked('url-credentials', 'DATABASE_URL="mysql://u:', pw, '@db/x"\n');
+  // An "@" after the host (a path, a query, the next JSON field) is not part of the password.
+  const plain = rand(10);
+  expectMasked('url-credentials', 'postgres://app:', plain, '@db/x@y\n');
+  expectMasked('url-credentials', '{"url":"postgres://u:', plain, '@db","to":"a@b.example"}\n');
+  expectUnchanged('http://localhost:8080/login?user=a@b.example\n');
+  expectUnchanged('mailto://a@b.example and x://u:@@@@\n');
+  // A password is at most 256 bytes: a long run of "a@" gives one bounded finding.
+  const r = compileMasker({ only: ['url-credentials'] }).maskText('x://u:' + 'a@'.repeat(4000) + '\n');
+  assert.equal(r.findings.length, 1);
+  assert.ok(r.findings[0]!.end - r.findings[0]!.start <= 256);
+});
+
 test('slack webhook: the secret path segment', () => {
   const secret = rand(24);
   expectMasked('slack-token', 'url=https://hooks.slack.com/services/T' + rand(10, 'ABCDEFGH0123') + '/B' + rand(10, 'ABCDEFGH0123') + '/', secret);
