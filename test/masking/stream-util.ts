@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import type { MaskStream } from '../../src/masking/index.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -31,4 +32,19 @@ export function splitAt(buf: Buffer, cuts: number[]): Buffer[] {
   }
   parts.push(buf.subarray(prev));
   return parts;
+}
+
+/**
+ * Mask `text` through a stream cut into chunks of the cycling `sizes`, and check it gives the
+ * one-shot result byte for byte, with the same findings.
+ */
+export async function assertChunkedMatchesOneShot(m: { maskText(t: string): { text: string; findings: unknown[] }; createStream(): MaskStream }, text: string, sizes: number[]): Promise<void> {
+  const whole = m.maskText(text);
+  const buf = Buffer.from(text);
+  const cuts: number[] = [];
+  for (let k = 0, at = 0; at < buf.length; k++) cuts.push((at += sizes[k % sizes.length]!));
+  const s = m.createStream();
+  const out = (await runChunks(s, splitAt(buf, cuts))).toString();
+  assert.equal(out, whole.text, JSON.stringify({ text, sizes }));
+  assert.deepEqual(s.findings(), whole.findings, JSON.stringify({ text, sizes }));
 }

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { startGateway } from '../helpers/gateway.js';
+import { startGateway, type GatewayHandle } from '../helpers/gateway.js';
 import { readEvents, waitForEvents } from '../helpers/events.js';
 import { cliPath } from '../helpers/paths.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -50,6 +50,34 @@ function fillUp(filler: string): void {
   closeSync(fd);
 }
 
+/**
+ * A gateway whose folder is a small (24 MB) tmpfs: `prepare` runs on the mounted folder before
+ * the start (`outside` is a folder beside it, on the normal disk), then `body`; unmounted after.
+ */
+async function onSmallDisk(
+  prepare: (mnt: string, outside: string) => void,
+  body: (gw: GatewayHandle, filler: string, outside: string) => Promise<void>,
+): Promise<void> {
+  const t = tempDir('shellgate-full-');
+  const mnt = path.join(t.dir, 'mnt');
+  const outside = path.join(t.dir, 'outside');
+  mkdirSync(mnt);
+  mkdirSync(outside, { mode: 0o700 });
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', mnt]);
+  const filler = path.join(mnt, 'filler');
+  let gw: GatewayHandle | null = null;
+  try {
+    prepare(mnt, outside);
+    gw = await startGateway({ dir: mnt });
+    await body(gw, filler, outside);
+  } finally {
+    await gw?.stop();
+    if (existsSync(filler)) rmSync(filler, { force: true });
+    execFileSync('umount', ['-l', mnt]);
+    t.cleanup();
+  }
+}
+
 test('recordings folder replaced by a file: commands refused clearly, then recovered', { timeout: 60_000 }, async () => {
   const gw = await startGateway();
   try {
@@ -85,17 +113,8 @@ test('recordings folder replaced by a file: commands refused clearly, then recov
 });
 
 test('store and recordings on a full disk: commands refused clearly, nothing half-written, recovered', { timeout: 90_000 }, async () => {
-  const t = tempDir('shellgate-full-');
-  const mnt = path.join(t.dir, 'mnt');
-  mkdirSync(mnt);
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', mnt]);
-  const filler = path.join(mnt, 'filler');
-  const gw = await startGateway({ dir: mnt }).catch((err) => {
-    execFileSync('umount', ['-l', mnt]);
-    t.cleanup();
-    throw err;
-  });
-  try {
+  await onSmallDisk(() => undefined, async (gw, filler) => {
+    const mnt = gw.dir;
     const token = await gw.token();
     assert.equal((await run(gw.sshPort, token, 'echo before')).stdout, 'before\n');
     const eventsBefore = readEvents(gw.dir).length;
@@ -127,30 +146,12 @@ test('store and recordings on a full disk: commands refused clearly, nothing hal
     }
     const v = verify(gw.configFile, gw.env);
     assert.equal(v.status, 0, v.out);
-  } finally {
-    await gw.stop();
-    if (existsSync(filler)) rmSync(filler, { force: true });
-    execFileSync('umount', [mnt]);
-    t.cleanup();
-  }
+  });
 });
 
 test('store full, recordings fine: an allowed command is refused, and its recording (opened alongside the decision) is deleted', { timeout: 90_000 }, async () => {
-  const t = tempDir('shellgate-full-');
-  const mnt = path.join(t.dir, 'mnt');
-  const outside = path.join(t.dir, 'recordings');
-  mkdirSync(mnt);
-  mkdirSync(outside, { mode: 0o700 });
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', mnt]);
   // Only the store is on the small file system: the recordings folder points outside it.
-  symlinkSync(outside, path.join(mnt, 'recordings'));
-  const filler = path.join(mnt, 'filler');
-  const gw = await startGateway({ dir: mnt }).catch((err) => {
-    execFileSync('umount', ['-l', mnt]);
-    t.cleanup();
-    throw err;
-  });
-  try {
+  await onSmallDisk((mnt, outside) => symlinkSync(outside, path.join(mnt, 'recordings')), async (gw, filler, outside) => {
     // One connection throughout: its session.start is durable before the disk fills, so the
     // failing write is the command's decision.
     const agent = await connectAgentFrom(gw.sshPort, 'local', await gw.token());
@@ -175,10 +176,5 @@ test('store full, recordings fine: an allowed command is refused, and its record
     assert.equal(readdirSync(outside).length, 2);
     const v = verify(gw.configFile, gw.env);
     assert.equal(v.status, 0, v.out);
-  } finally {
-    await gw.stop();
-    if (existsSync(filler)) rmSync(filler, { force: true });
-    execFileSync('umount', [mnt]);
-    t.cleanup();
-  }
+  });
 });
