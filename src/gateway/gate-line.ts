@@ -62,10 +62,10 @@ export async function gateLine(
   const interactive =
     decision.commands.length > 0 && decision.commands.every((c) => c.rule !== null && policy.rule(c.rule)?.interactive === true);
   const outcome = decision.decision === 'allow' ? 'allowed' : decision.decision === 'deny' ? 'denied' : 'approval requested';
-  deps.log.info({ ...base, ...opts.fields, argv, decision: decision.decision, rule: decision.rule, reason: decision.reason }, `${opts.noun} ${outcome}`);
-  if (decision.decision === 'allow') opts.onAllow?.();
+  // The durable append is queued first; the log line and the caller's preparation run while it commits.
+  let durable: Promise<unknown>;
   try {
-    await deps.audit.append({
+    durable = deps.audit.append({
       type: 'command.decision',
       ...base,
       ...opts.fields,
@@ -78,6 +78,14 @@ export async function gateLine(
       policyVersion: policy.version,
       interactive,
     });
+  } catch (err) {
+    durable = Promise.reject(err); // a sink that throws is handled like one that rejects
+  }
+  durable.catch(() => undefined); // awaited below, after the log line
+  deps.log.info({ ...base, ...opts.fields, argv, decision: decision.decision, rule: decision.rule, reason: decision.reason }, `${opts.noun} ${outcome}`);
+  if (decision.decision === 'allow') opts.onAllow?.();
+  try {
+    await durable;
   } catch (err) {
     deps.log.error({ ...base, err: (err as Error).message }, `audit append failed: ${opts.noun} refused`);
     return { run: false, message: msg.error(`the audit log cannot be written: ${opts.noun} refused`), masked };

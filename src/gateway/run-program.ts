@@ -143,8 +143,9 @@ export async function runProgram(deps: GatewayDeps, conn: ConnectionState, ch: S
     } catch {
       /* gone */
     }
-    await sealAndLog(deps, base, recorder, { code: EXIT_UPSTREAM, signal: null, message: text }, 0, started, {});
+    const logFinished = await sealAndLog(deps, base, recorder, { code: EXIT_UPSTREAM, signal: null, message: text }, 0, started, {});
     finish(ch, { code: EXIT_UPSTREAM, signal: null });
+    logFinished();
     return;
   }
   if (agentGone) up.close();
@@ -176,9 +177,11 @@ export async function runProgram(deps: GatewayDeps, conn: ConnectionState, ch: S
     for (const m of [outMask, errMask]) for (const [k, v] of Object.entries(m?.counts() ?? {})) counts[k] = (counts[k] ?? 0) + v;
     // The exit status goes out only once the recording is sealed and the result is durable: when
     // an agent's command returns, its evidence is complete (an fsync and a commit of latency).
-    await sealAndLog(deps, base, recorder, exit, outTap.bytes + errTap.bytes, started, counts);
-    deps.hub.publish(conn.session, { channel: req.channelNo, kind: 'end' });
+    const logFinished = await sealAndLog(deps, base, recorder, exit, outTap.bytes + errTap.bytes, started, counts);
     if (!agentGone) finish(ch, exit);
+    // After the exit status: neither is evidence, and the agent need not wait for them.
+    logFinished();
+    deps.hub.publish(conn.session, { channel: req.channelNo, kind: 'end' });
   })();
   await done;
 }
@@ -191,7 +194,7 @@ async function sealAndLog(
   bytesOut: number,
   started: number,
   detectors: Record<string, number>,
-): Promise<void> {
+): Promise<() => void> {
   try {
     await sealRecording(deps, base, recorder, {
       type: 'command.result',
@@ -203,8 +206,10 @@ async function sealAndLog(
       detectors,
       ...(exit.message ? { error: exit.message } : {}),
     });
-    deps.log.info({ ...base, exit: exit.code, signal: exit.signal, bytesOut, detectors }, 'command finished');
+    // The operator's log line, returned to be written once the agent has its exit status.
+    return () => deps.log.info({ ...base, exit: exit.code, signal: exit.signal, bytesOut, detectors }, 'command finished');
   } catch (err) {
     deps.log.error({ ...base, err: (err as Error).message }, 'audit append failed after the command ran');
+    return () => undefined;
   }
 }
