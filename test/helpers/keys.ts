@@ -2,7 +2,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject 
 
 /**
  * A fresh P-256 key pair for test issuers. Made as DER inside the generation call and imported,
- * because on Node 20 exporting or using a key straight from `generateKeyPair*` can deadlock when
+ * because on Node 20 exporting a key straight from `generateKeyPair*` as a JWK can deadlock when
  * its generation job is garbage-collected meanwhile (see src/util/new-ed25519-key.ts).
  */
 export function newEs256Pair(): { privateKey: KeyObject; publicKey: KeyObject } {
