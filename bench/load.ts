@@ -4,7 +4,7 @@
  * the gateway's RSS, and measures the memory of idle sessions before the load starts.
  */
 import { Client, type ConnectConfig } from 'ssh2';
-import { quantile, round, rssMb, sleep } from './stats.js';
+import { cpuSeconds, machineCpu, quantile, round, rssMb, sleep } from './stats.js';
 
 export interface LoadResult {
   sessions: number;
@@ -21,6 +21,12 @@ export interface LoadResult {
   /** (RSS with all sessions connected and idle − RSS before) ÷ sessions, in kB. */
   idleSessionKb: number | null;
   connectSeconds: number;
+  /**
+   * CPU used while the commands ran, per command, in ms: the measured process (the gateway),
+   * the upstream, and the agents (this bench process); and how busy the whole machine was (%
+   * of all its cores). Shows where the cores go when the three share one machine.
+   */
+  cpu: { measuredMsPerCommand: number | null; upstreamMsPerCommand: number | null; agentsMsPerCommand: number; machineBusyPct: number };
 }
 
 const CONNECT_PARALLEL = 16;
@@ -81,8 +87,10 @@ export async function runLoad(opts: {
   seconds: number;
   connect: () => Promise<Client>;
   command: string;
-  /** Process whose RSS is sampled (the gateway). */
+  /** Process whose RSS and CPU are sampled (the gateway). */
   pid: number | null;
+  /** The upstream's process, whose CPU is sampled too. */
+  upstreamPid?: number | null;
 }): Promise<LoadResult> {
   const errorSamples: string[] = [];
   let errors = 0;
@@ -122,6 +130,13 @@ export async function runLoad(opts: {
       }, 500)
     : null;
   const latencies: number[] = [];
+  const cpuAt = () => ({
+    measured: opts.pid ? cpuSeconds(opts.pid) : null,
+    upstream: opts.upstreamPid ? cpuSeconds(opts.upstreamPid) : null,
+    agents: process.cpuUsage(),
+    machine: machineCpu(),
+  });
+  const cpu0 = cpuAt();
   const start = performance.now() + 100;
   await Promise.all(
     clients.map(async (client, i) => {
@@ -140,6 +155,15 @@ export async function runLoad(opts: {
     }),
   );
   if (sampler) clearInterval(sampler);
+  const cpu1 = cpuAt();
+  const perCommand = (seconds: number | null) => (seconds === null || latencies.length === 0 ? null : round((seconds * 1000) / latencies.length, 3));
+  const agentsUs = process.cpuUsage(cpu0.agents);
+  const cpu = {
+    measuredMsPerCommand: perCommand(cpu1.measured !== null && cpu0.measured !== null ? cpu1.measured - cpu0.measured : null),
+    upstreamMsPerCommand: perCommand(cpu1.upstream !== null && cpu0.upstream !== null ? cpu1.upstream - cpu0.upstream : null),
+    agentsMsPerCommand: perCommand((agentsUs.user + agentsUs.system) / 1e6) ?? NaN,
+    machineBusyPct: round((100 * (cpu1.machine.busy - cpu0.machine.busy)) / Math.max(1e-9, cpu1.machine.total - cpu0.machine.total), 1),
+  };
   for (const c of clients) c.end();
   await sleep(500);
   return {
@@ -154,6 +178,7 @@ export async function runLoad(opts: {
     rssMb: opts.pid ? round(peak, 1) : null,
     idleSessionKb: idleSessionKb === null ? null : round(idleSessionKb, 1),
     connectSeconds: round(connectSeconds, 2),
+    cpu,
   };
 }
 

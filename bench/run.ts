@@ -248,7 +248,7 @@ async function main(): Promise<void> {
 
     // 4. Concurrency: agents through the gateway (masking + recording on) to the ssh2 upstream,
     //    and the same agents directly to that upstream as the baseline.
-    const concurrency: (LoadResult & { directP50Ms: number; directP99Ms: number; directErrors: number })[] = [];
+    const concurrency: (LoadResult & { directP50Ms: number; directP99Ms: number; directErrors: number; directCpu: LoadResult['cpu'] })[] = [];
     const upKey = sshd.clientKey;
     for (const n of P.sessions) {
       log(`concurrency: ${n} sessions x ${P.seconds} s, direct to the ssh2 upstream`);
@@ -257,6 +257,7 @@ async function main(): Promise<void> {
         seconds: P.seconds,
         command: 'echo tick',
         pid: null,
+        upstreamPid: up!.proc.pid ?? null,
         connect: () => connectClient({ host: '127.0.0.1', port: up!.port, username: 'bench', privateKey: upKey }, null),
       });
       log(`concurrency: ${n} sessions x ${P.seconds} s, through the gateway`);
@@ -266,10 +267,12 @@ async function main(): Promise<void> {
         seconds: P.seconds,
         command: 'echo tick',
         pid: gwFull.proc.pid!,
+        upstreamPid: up!.proc.pid ?? null,
         connect: () => connectClient({ host: '127.0.0.1', port: gwFull.sshPort, username: 'bench-up', tryKeyboard: true, authHandler: ['keyboard-interactive'] }, token),
       });
       log(`  direct p99 ${d.p99Ms} ms (${d.errors} errors); gateway p99 ${g.p99Ms} ms, ${g.errors} errors, RSS ${g.rssMb} MB, idle ${g.idleSessionKb} kB/session`);
-      concurrency.push({ ...g, directP50Ms: d.p50Ms, directP99Ms: d.p99Ms, directErrors: d.errors });
+      log(`  CPU ms per command: gateway ${g.cpu.measuredMsPerCommand}, upstream ${g.cpu.upstreamMsPerCommand}, agents ${g.cpu.agentsMsPerCommand}; machine ${g.cpu.machineBusyPct} % busy (direct: upstream ${d.cpu.upstreamMsPerCommand}, agents ${d.cpu.agentsMsPerCommand})`);
+      concurrency.push({ ...g, directP50Ms: d.p50Ms, directP99Ms: d.p99Ms, directErrors: d.errors, directCpu: d.cpu });
     }
 
     // 5. Components (written by their owners; a missing one is reported as null).
@@ -313,6 +316,13 @@ async function main(): Promise<void> {
         directP50Ms: c.directP50Ms,
         directP99Ms: c.directP99Ms,
         directErrors: c.directErrors,
+        cpu: {
+          gatewayMsPerCommand: c.cpu.measuredMsPerCommand,
+          upstreamMsPerCommand: c.cpu.upstreamMsPerCommand,
+          agentsMsPerCommand: c.cpu.agentsMsPerCommand,
+          machineBusyPct: c.cpu.machineBusyPct,
+          direct: { upstreamMsPerCommand: c.directCpu.upstreamMsPerCommand, agentsMsPerCommand: c.directCpu.agentsMsPerCommand, machineBusyPct: c.directCpu.machineBusyPct },
+        },
       })),
       idleSessionKb: idleSessions.kbPerSession,
       idleSessions,
@@ -358,7 +368,29 @@ type Results = Record<string, unknown> & {
   latency: { execs: number; directP50Ms: Summary; directP99Ms: Summary; gatewayP50Ms: Summary; gatewayP99Ms: Summary; addedP50Ms: number; addedP99Ms: number; addedP50Spread: Summary; addedP99Spread: Summary };
   latencySsh2Upstream: Results['latency'];
   setup: { runs: number; directMs: Summary; gatewayMs: Summary; ratio: number };
-  concurrency: { sessions: number; seconds: number; commands: number; errors: number; errorSamples: string[]; p50Ms: number; p99Ms: number; maxMs: number; rssMb: number | null; idleSessionKb: number | null; connectSeconds: number; directP50Ms: number; directP99Ms: number; directErrors: number }[];
+  concurrency: {
+    sessions: number;
+    seconds: number;
+    commands: number;
+    errors: number;
+    errorSamples: string[];
+    p50Ms: number;
+    p99Ms: number;
+    maxMs: number;
+    rssMb: number | null;
+    idleSessionKb: number | null;
+    connectSeconds: number;
+    directP50Ms: number;
+    directP99Ms: number;
+    directErrors: number;
+    cpu: {
+      gatewayMsPerCommand: number | null;
+      upstreamMsPerCommand: number | null;
+      agentsMsPerCommand: number;
+      machineBusyPct: number;
+      direct: { upstreamMsPerCommand: number | null; agentsMsPerCommand: number; machineBusyPct: number };
+    };
+  }[];
   idleSessionKb: number | null;
   idleSessions: { sessions: number; kbPerSession: number; beforeMb: number; afterMb: number };
   maskMBps: number | null;
@@ -442,6 +474,15 @@ function renderMarkdown(r: Results): string {
     ...r.concurrency.map(
       (c) =>
         `| ${c.sessions} | ${c.commands} | ${c.errors}${c.errorSamples.length ? ' (' + c.errorSamples.slice(0, 2).join('; ') + ')' : ''} | ${c.p50Ms} / ${c.p99Ms} / ${c.maxMs} | ${c.directP50Ms} / ${c.directP99Ms} | ${c.rssMb} | ${c.idleSessionKb} | ${c.connectSeconds} |`,
+    ),
+    '',
+    `Where the cores went while the commands ran (CPU ms per command, user + system, all threads; "machine" is the share of all ${r.machine.cores} cores busy). At n sessions each running a command a second, the machine has ${r.machine.cores} × 1000 / n ms of CPU per command in all.`,
+    '',
+    '| sessions | gateway | upstream | agents (bench process) | machine busy | direct: upstream / agents / machine busy |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...r.concurrency.map(
+      (c) =>
+        `| ${c.sessions} | ${c.cpu.gatewayMsPerCommand} | ${c.cpu.upstreamMsPerCommand} | ${c.cpu.agentsMsPerCommand} | ${c.cpu.machineBusyPct} % | ${c.cpu.direct.upstreamMsPerCommand} / ${c.cpu.direct.agentsMsPerCommand} / ${c.cpu.direct.machineBusyPct} % |`,
     ),
     '',
     '## Components',

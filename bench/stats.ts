@@ -38,6 +38,25 @@ export function rssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
+/** CPU time a process has used so far (user + system), in seconds, from /proc/PID/stat. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces): utime and stime are 14th and 15th.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+}
+
+/** USER_HZ: /proc reports CPU times in these ticks; 100 on every Linux build the bench runs on. */
+const CLOCK_TICKS = 100;
+
+/** Busy and total CPU time of the whole machine so far (all cores, seconds), from /proc/stat. */
+export function machineCpu(): { busy: number; total: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const idle = (f[3] ?? 0) + (f[4] ?? 0);
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busy: (total - idle) / CLOCK_TICKS, total: total / CLOCK_TICKS };
+}
+
 /** Open file descriptors of a process (entries of /proc/PID/fd). */
 export function fdCount(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
