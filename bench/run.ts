@@ -368,18 +368,7 @@ type Results = Record<string, unknown> & {
   latency: { execs: number; directP50Ms: Summary; directP99Ms: Summary; gatewayP50Ms: Summary; gatewayP99Ms: Summary; addedP50Ms: number; addedP99Ms: number; addedP50Spread: Summary; addedP99Spread: Summary };
   latencySsh2Upstream: Results['latency'];
   setup: { runs: number; directMs: Summary; gatewayMs: Summary; ratio: number };
-  concurrency: {
-    sessions: number;
-    seconds: number;
-    commands: number;
-    errors: number;
-    errorSamples: string[];
-    p50Ms: number;
-    p99Ms: number;
-    maxMs: number;
-    rssMb: number | null;
-    idleSessionKb: number | null;
-    connectSeconds: number;
+  concurrency: (Omit<LoadResult, 'cpu'> & {
     directP50Ms: number;
     directP99Ms: number;
     directErrors: number;
@@ -390,7 +379,7 @@ type Results = Record<string, unknown> & {
       machineBusyPct: number;
       direct: { upstreamMsPerCommand: number | null; agentsMsPerCommand: number; machineBusyPct: number };
     };
-  }[];
+  })[];
   idleSessionKb: number | null;
   idleSessions: { sessions: number; kbPerSession: number; beforeMb: number; afterMb: number };
   maskMBps: number | null;

@@ -1,4 +1,5 @@
 import { randomBytes, type KeyObject } from 'node:crypto';
+import { ed25519PrivateJwk } from '../util/new-ed25519-key.js';
 
 /**
  * An ed25519 key in OpenSSH's own formats: the private key file ("openssh-key-v1",
@@ -10,11 +11,9 @@ import { randomBytes, type KeyObject } from 'node:crypto';
  * An ed25519 public key is always exactly 32 bytes, zeros included.
  */
 export function encodeOpenSSHEd25519(key: KeyObject, comment: string): { private: string; public: string } {
-  if (key.type !== 'private' || key.asymmetricKeyType !== 'ed25519') throw new TypeError('encodeOpenSSHEd25519 needs an ed25519 private key');
-  const jwk = key.export({ format: 'jwk' });
-  const seed = Buffer.from(jwk.d!, 'base64url');
-  const pub = Buffer.from(jwk.x!, 'base64url');
-  if (seed.length !== 32 || pub.length !== 32) throw new TypeError('an ed25519 key has a 32-byte seed and a 32-byte public key');
+  const jwk = ed25519PrivateJwk(key); // TypeError unless an Ed25519 private key
+  const seed = Buffer.from(jwk.d, 'base64url');
+  const pub = Buffer.from(jwk.x, 'base64url');
   const pubBlob = Buffer.concat([sshString('ssh-ed25519'), sshString(pub)]);
   // Two equal random "check" words let a reader detect a wrong passphrase; kept even unencrypted.
   const check = randomBytes(4);

@@ -24,7 +24,11 @@ export function ed25519KeyFromSeed(seed: Buffer): KeyObject {
 
 /** The key as a private JWK (`kty`, `crv`, `x`, `d`), for jose. */
 export function ed25519PrivateJwk(key: KeyObject): { kty: 'OKP'; crv: 'Ed25519'; x: string; d: string } {
+  if (key.type !== 'private' || key.asymmetricKeyType !== 'ed25519') throw new TypeError('not an Ed25519 private key');
   const jwk = key.export({ format: 'jwk' });
-  if (jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519' || !jwk.x || !jwk.d) throw new TypeError('not an Ed25519 private key');
+  // RFC 8037 §2: x and d are the 32-byte public key and seed, leading zeros kept.
+  if (!jwk.x || !jwk.d || Buffer.from(jwk.x, 'base64url').length !== 32 || Buffer.from(jwk.d, 'base64url').length !== 32) {
+    throw new TypeError('not an Ed25519 private key');
+  }
   return { kty: 'OKP', crv: 'Ed25519', x: jwk.x, d: jwk.d };
 }
