@@ -4,7 +4,13 @@ import { msg } from './messages.js';
 
 export type GateOutcome =
   | { run: true; decision: LineDecision; interactive: boolean; masked: string }
-  | { run: false; message: string | null; masked: string };
+  | {
+      run: false;
+      message: string | null;
+      masked: string;
+      /** The line was allowed and its decision is durable, but the agent left before it ran: the log needs its result. */
+      allowedNotRun?: true;
+    };
 
 export interface GateIO {
   /** Show a one-line message to the agent (waiting for approval). */
@@ -90,7 +96,7 @@ export async function gateLine(
     deps.log.error({ ...base, err: (err as Error).message }, `audit append failed: ${opts.noun} refused`);
     return { run: false, message: msg.error(`the audit log cannot be written: ${opts.noun} refused`), masked };
   }
-  if (io.gone()) return { run: false, message: null, masked };
+  if (io.gone()) return decision.decision === 'allow' ? { run: false, message: null, masked, allowedNotRun: true } : { run: false, message: null, masked };
   if (decision.decision === 'deny') return { run: false, message: msg.denied(decision.rule, decision.reason), masked };
   if (decision.decision === 'approve') {
     if (!deps.broker) return { run: false, message: msg.denied(decision.rule, 'approval required'), masked };

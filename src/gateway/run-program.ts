@@ -80,6 +80,13 @@ export async function runProgram(deps: GatewayDeps, conn: ConnectionState, ch: S
   const maskText = (s: string) => (masker ? masker.maskText(s).text : s);
   const started = Date.now();
 
+  // A command the log shows as allowed but that then does not run gets a result saying so, so
+  // no one reads that it ran.
+  const logNotRun = (why: string) =>
+    audit
+      .append({ type: 'command.result', ...base, exit: EXIT_REFUSED, signal: null, bytesOut: 0, durationMs: Date.now() - started, detectors: {}, error: why })
+      .catch((e: Error) => log.error({ ...base, err: e.message }, 'audit append failed for a command not run'));
+
   // The recording file is created while the decision is being committed (two durable steps
   // side by side, a fraction of a millisecond less per command); it is deleted unused if the
   // command then does not run. After an approval it is opened only then.
@@ -104,6 +111,7 @@ export async function runProgram(deps: GatewayDeps, conn: ConnectionState, ch: S
     }, { noun: 'command', onAllow: openEarly });
     if (!out.run) {
       await dropEarly();
+      if (out.allowedNotRun) await logNotRun('the agent left before the command ran: not run');
       if (out.message && !agentGone) refuse(ch, out.message, isPty);
       return;
     }
@@ -125,10 +133,7 @@ export async function runProgram(deps: GatewayDeps, conn: ConnectionState, ch: S
     recorder = await (early ?? openRecording(deps, conn, req.channelNo, req.pty, title));
   } catch (err) {
     log.error({ ...base, err: (err as Error).message }, 'recording cannot be written: command refused');
-    // The decision above said "allow": close it in the log so no one reads that the command ran.
-    await deps.audit
-      .append({ type: 'command.result', ...base, exit: EXIT_REFUSED, signal: null, bytesOut: 0, durationMs: Date.now() - started, detectors: {}, error: 'recording cannot be written: command not run' })
-      .catch((e: Error) => log.error({ ...base, err: e.message }, 'audit append failed for a refused command'));
+    await logNotRun('recording cannot be written: command not run');
     refuse(ch, msg.error('the recording cannot be written: command refused'), isPty);
     return;
   }

@@ -84,6 +84,38 @@ test('50 sessions at once produce a gap-free chain that verifies', async () => {
   }
 });
 
+test('agents that drop as their exec is accepted: every allowed command has a result (run or not) before its session ends', async () => {
+  const gw = await startGateway();
+  try {
+    const token = await gw.token('agent-1', ['agents']);
+    const n = 10;
+    for (let i = 0; i < n; i++) {
+      const c = await connectAgent(gw.sshPort, 'local', token);
+      c.on('error', () => undefined);
+      // Gone 0–9 ms after the exec is accepted: while its decision commits, or as it starts.
+      c.exec('echo quick', (err) => {
+        if (!err) setTimeout(() => c.end(), i);
+      });
+    }
+    const ev = await waitForEvents(gw.dir, (e) => e.filter((x) => x.type === 'session.end').length === n);
+    const allowed = ev.filter((e) => e.type === 'command.decision' && e.body.decision === 'allow');
+    assert.ok(allowed.length > 0, 'some exec requests reached a decision');
+    for (const d of allowed) {
+      const same = (e: (typeof ev)[number]) => e.body.session === d.body.session && e.body.channel === d.body.channel;
+      const result = ev.find((e) => e.type === 'command.result' && same(e));
+      const end = ev.find((e) => e.type === 'session.end' && e.body.session === d.body.session)!;
+      assert.ok(result, `allowed command in ${String(d.body.session)} has a result`);
+      assert.ok(result.seq > d.seq && result.seq < end.seq, 'decision, result, session end: in that order');
+      if (result.body.exit !== 0) {
+        assert.equal(result.body.exit, 126);
+        assert.match(String(result.body.error), /not run|agent/);
+      }
+    }
+  } finally {
+    await gw.stop();
+  }
+});
+
 test('an agent that drops mid-command: the session ends in the log after the command result', async () => {
   const gw = await startGateway();
   try {
