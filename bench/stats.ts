@@ -38,6 +38,9 @@ export function rssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
+/** USER_HZ: /proc reports CPU times in these ticks; 100 on every Linux build the bench runs on. */
+const CLOCK_TICKS = 100;
+
 /** CPU time a process has used so far (user + system), in seconds, from /proc/PID/stat. */
 export function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -45,9 +48,6 @@ export function cpuSeconds(pid: number): number {
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
 }
-
-/** USER_HZ: /proc reports CPU times in these ticks; 100 on every Linux build the bench runs on. */
-const CLOCK_TICKS = 100;
 
 /** Busy and total CPU time of the whole machine so far (all cores, seconds), from /proc/stat. */
 export function machineCpu(): { busy: number; total: number } {

@@ -369,7 +369,6 @@ export class MaskEngine {
   }
 }
 
-/** One `*` per code point; line breaks kept; UTF-8 continuation bytes vanish into their character's star. */
 /**
  * The sequence `seq` with secrets in its string payload masked, or null when it is not a string
  * sequence or holds no secret. The payload is complete (the stripper holds a sequence until its
@@ -385,7 +384,7 @@ function maskStringSeq(d: CompiledDetectors, seq: string): { text: string; findi
   const payload = seq.slice(2, end);
   const engine = new MaskEngine(d);
   const pieces = [...engine.write(payload), ...engine.end()];
-  if (engine.findings.length === 0 && Object.keys(engine.counts).length === 0) return null;
+  if (Object.keys(engine.counts).length === 0) return null; // counts every finding, even past the findings cap
   const masked = renderPieces(pieces, payload);
   return {
     text: seq.slice(0, 2) + masked + seq.slice(end),
@@ -393,6 +392,7 @@ function maskStringSeq(d: CompiledDetectors, seq: string): { text: string; findi
   };
 }
 
+/** One `*` per code point; line breaks kept; UTF-8 continuation bytes vanish into their character's star. */
 function stars(t: string, x: number, y: number): string {
   let plain = true;
   for (let i = x; i < y; i++) {
