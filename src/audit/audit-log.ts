@@ -5,6 +5,8 @@ import { auditTimestamp } from './chain-hash.js';
 import { ensureAuditSchema } from './ensure-audit-schema.js';
 import { fileIdentity, InlineSink, type EventSink, type Head, type PendingEvent } from './event-writer.js';
 import { ThreadSink } from './event-writer-thread.js';
+import { HybridSink } from './event-writer-hybrid.js';
+import type { InlineGate } from './inline-gate.js';
 import { checkWitnessUrl, publishWitness } from './publish-witness.js';
 import { signCheckpoint } from './sign-checkpoint.js';
 import { loadOrCreateSigningKey, type AuditSigningKey } from './signing-key.js';
@@ -30,6 +32,11 @@ export interface AuditOptions {
    * (always for in-memory and read-only stores).
    */
   writer?: 'thread' | 'inline';
+  /**
+   * With the 'thread' writer: commit a batch in place instead while this gate allows it (a quiet
+   * event loop), which saves the thread's wake-ups (see InlineGate). Without it, always the thread.
+   */
+  inline?: InlineGate;
 }
 
 type Item =
@@ -79,10 +86,12 @@ export class AuditLog {
     const key = await loadOrCreateSigningKey(opts.dataDir, opts.logger);
     // The store file's identity now: SQLite keeps writing to a deleted file without error.
     const fileId = db.memory ? null : fileIdentity(db.name);
-    const sink =
-      opts.writer === 'inline' || db.memory || db.readonly || fileId === null
-        ? new InlineSink(db, fileId)
-        : new ThreadSink({ file: db.name, fileId, busyTimeoutMs: Number(db.pragma('busy_timeout', { simple: true })) });
+    let sink: EventSink;
+    if (opts.writer === 'inline' || db.memory || db.readonly || fileId === null) sink = new InlineSink(db, fileId);
+    else {
+      const thread = new ThreadSink({ file: db.name, fileId, busyTimeoutMs: Number(db.pragma('busy_timeout', { simple: true })) });
+      sink = opts.inline ? new HybridSink(thread, { file: db.name, fileId }, opts.inline) : thread;
+    }
     const log = new AuditLog(db, sink, opts, key);
     log.timer = setInterval(() => {
       if (log.sinceCheckpoint > 0) log.checkpoint().catch((err) => log.warn(err, 'periodic audit checkpoint failed'));

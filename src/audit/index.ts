@@ -2,6 +2,7 @@
 export { canonicalize } from './canonicalize.js';
 export { chainHash, GENESIS_HASH, auditTimestamp } from './chain-hash.js';
 export { ensureAuditSchema } from './ensure-audit-schema.js';
+export { InlineGate, type InlineGateOptions } from './inline-gate.js';
 export { AuditLog, type AuditEventInput, type AuditOptions } from './audit-log.js';
 export { loadAuditPublicKey, SIGNING_KEY_FILE, type JsonWebKey } from './signing-key.js';
 export { Recorder, recordingFileName, type RecorderOptions, type SealedRecording } from './recorder.js';

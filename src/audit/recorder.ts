@@ -1,4 +1,4 @@
-import { closeSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
 import { close as closeCb, fsync as fsyncCb, open as openCb } from 'node:fs';
 import { mkdir, unlink } from 'node:fs/promises';
 import { promisify } from 'node:util';
@@ -6,6 +6,7 @@ import { createHash, type Hash } from 'node:crypto';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { AuditError } from './errors.js';
+import type { InlineGate } from './inline-gate.js';
 
 export interface RecorderOptions {
   dir: string;
@@ -16,6 +17,8 @@ export interface RecorderOptions {
   title?: string;
   env?: Record<string, string>;
   recordInput: boolean;
+  /** The seal's fsync runs in place while this gate allows it, else on the thread pool (see InlineGate). */
+  inline?: InlineGate;
 }
 
 export interface SealedRecording {
@@ -48,8 +51,9 @@ export function recordingFileName(session: string, channel: string | number): st
  * everything the agent was sent. UTF-8 is decoded with a StringDecoder per direction so a
  * character split across chunks is written whole in the later event. Creating the file and the
  * seal's fsync run on libuv's thread pool: they are the slow calls (a file creation can wait
- * for the journal), and the gateway's event loop relays every other session meanwhile. The
- * SHA-256 is computed as lines are written.
+ * for the journal), and the gateway's event loop relays every other session meanwhile (while
+ * the loop is quiet, an InlineGate lets the fsync run in place, saving the thread's wake-ups).
+ * The SHA-256 is computed as lines are written.
  */
 export class Recorder {
   readonly file: string;
@@ -65,6 +69,7 @@ export class Recorder {
     file: string,
     private readonly fdOpen: number,
     private readonly recordInput: boolean,
+    private readonly inline: InlineGate | undefined,
   ) {
     this.file = file;
     this.fd = fdOpen;
@@ -97,7 +102,7 @@ export class Recorder {
     };
     if (opts.title !== undefined) header.title = opts.title;
     if (opts.env !== undefined) header.env = opts.env;
-    const rec = new Recorder(file, fd, opts.recordInput);
+    const rec = new Recorder(file, fd, opts.recordInput, opts.inline);
     try {
       const buf = Buffer.from(JSON.stringify(header) + '\n', 'utf8');
       // Written here, like every event line: a small append to the page cache costs less than
@@ -159,7 +164,9 @@ export class Recorder {
     this.sealing = (async () => {
       try {
         if (tail) throw tail;
-        await fsyncAsync(this.fdOpen); // the slow call: on the thread pool
+        const gate = this.inline;
+        if (gate?.allows()) gate.run(() => fsyncSync(this.fdOpen));
+        else await fsyncAsync(this.fdOpen); // the slow call: on the thread pool
       } finally {
         closeSync(this.fdOpen); // after fsync, nothing left to flush: cheap (6 µs measured)
       }

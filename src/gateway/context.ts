@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config, TargetConfig } from '../config/types.js';
 import type { Identity } from '../identity/types.js';
-import type { AuditLog } from '../audit/index.js';
+import type { AuditLog, InlineGate } from '../audit/index.js';
 import type { ApprovalBroker } from '../approvals/index.js';
 import type { Masker } from '../masking/index.js';
 import type { SshPool } from '../upstream/ssh-pool.js';
@@ -13,6 +13,8 @@ export interface GatewayDeps {
   config: Config;
   log: Logger;
   audit: AuditLog;
+  /** Lets the durable writes of a quiet gateway run on the event loop (shared with the audit log). */
+  inline: InlineGate;
   policies: PolicySet;
   pool: SshPool;
   broker: ApprovalBroker | null;

@@ -15,6 +15,7 @@ export async function openRecording(deps: GatewayDeps, conn: ConnectionState, ch
     height: pty?.rows || 24,
     title,
     recordInput: deps.config.audit.recordInput,
+    inline: deps.inline,
   });
 }
 

@@ -84,6 +84,28 @@ test('50 sessions at once produce a gap-free chain that verifies', async () => {
   }
 });
 
+test('a quiet gateway makes its durable writes in place (no thread wake-ups); the evidence is the same', async () => {
+  const gw = await startGateway();
+  try {
+    const c = await connectAgent(gw.sshPort, 'local', await gw.token('agent-1', ['agents']));
+    for (let k = 0; k < 5; k++) assert.equal((await execOn(c, `echo quiet-${k}`)).stdout, `quiet-${k}\n`);
+    c.end();
+    const ev = await waitForEvents(gw.dir, (e) => e.some((x) => x.type === 'session.end'));
+    assert.equal(ev.filter((e) => e.type === 'command.result').length, 5);
+    assert.equal(ev.filter((e) => e.type === 'recording.sealed').length, 5);
+    const v = verify(gw.configFile, gw.env);
+    assert.equal(v.status, 0, JSON.stringify(v.result));
+    const stoppedLine = gw.waitForLog((l) => l.msg === 'stopped');
+    assert.equal(await gw.stop(), 0);
+    const stopped = (await stoppedLine) as { durableWrites?: { inline: number; handedOff: number } };
+    // One agent, one command at a time: the decisions, results and seals (15 writes at least)
+    // ran on the event loop, the odd slow fsync of this machine's disk aside.
+    assert.ok(stopped.durableWrites && stopped.durableWrites.inline >= 8, JSON.stringify(stopped));
+  } finally {
+    await gw.stop();
+  }
+});
+
 test('agents that drop as their exec is accepted: every allowed command has a result (run or not) before its session ends', async () => {
   const gw = await startGateway();
   try {
