@@ -17,7 +17,7 @@ import { tempDir } from '../test/helpers/tmp.js';
 import { lineChart } from './chart.js';
 import { connectClient, measureIdle, runLoad, timedExec, type LoadResult } from './load.js';
 import { bulkOnce, directEndpoint, gatewayEndpoint, openMaster, ssh, type Endpoint } from './openssh-client.js';
-import { median, quantile, round, summarize, type Summary } from './stats.js';
+import { cpuSeconds, machineCpu, median, quantile, round, summarize, type Summary } from './stats.js';
 
 const quick = process.argv.includes('--quick');
 const P = quick
@@ -67,27 +67,67 @@ function makeBulkFile(file: string, bytes: number): void {
   }
 }
 
+/** CPU per MB of one side's transfers: the whole machine's, and the gateway's (null for direct). */
+export interface ThroughputCpu {
+  machineMsPerMB: number;
+  gatewayMsPerMB: number | null;
+  machineBusyPct: number;
+  /**
+   * The ratio to direct this side would reach if the machine's CPU were the only limit: the
+   * MB/s all cores could move at its CPU per MB, over direct's measured MB/s.
+   */
+  cpuBoundRatio: number;
+}
+
 async function measureThroughput(
   file: string,
-  sides: { name: string; ep: Endpoint; dir: string }[],
-): Promise<Record<string, Summary>> {
+  sides: { name: string; ep: Endpoint; dir: string; pid?: number }[],
+): Promise<{ mbps: Record<string, Summary>; cpu: Record<string, ThroughputCpu> }> {
   const masters = [];
   for (const s of sides) masters.push(await openMaster(s.ep, path.join(s.dir, `cm-${s.name}`)));
   const samples: Record<string, number[]> = Object.fromEntries(sides.map((s) => [s.name, []]));
+  const used = Object.fromEntries(sides.map((s) => [s.name, { machine: 0, total: 0, gateway: 0, mb: 0 }]));
   try {
     // Warm-up: page cache, upstream pool connection, JIT.
     for (let i = 0; i < sides.length; i++) await bulkOnce(sides[i]!.ep, masters[i]!.extra, file, P.bulkBytes);
     for (let rep = 0; rep < P.bulkReps; rep++) {
       for (let i = 0; i < sides.length; i++) {
-        const mbps = await bulkOnce(sides[i]!.ep, masters[i]!.extra, file, P.bulkBytes);
-        samples[sides[i]!.name]!.push(mbps);
-        log(`throughput rep ${rep + 1}/${P.bulkReps} ${sides[i]!.name}: ${mbps.toFixed(1)} MB/s`);
+        const side = sides[i]!;
+        const m0 = machineCpu();
+        const g0 = side.pid ? cpuSeconds(side.pid) : 0;
+        const mbps = await bulkOnce(side.ep, masters[i]!.extra, file, P.bulkBytes);
+        const m1 = machineCpu();
+        const u = used[side.name]!;
+        u.machine += m1.busy - m0.busy;
+        u.total += m1.total - m0.total;
+        if (side.pid) u.gateway += cpuSeconds(side.pid) - g0;
+        u.mb += P.bulkBytes / 1e6;
+        samples[side.name]!.push(mbps);
+        log(`throughput rep ${rep + 1}/${P.bulkReps} ${side.name}: ${mbps.toFixed(1)} MB/s`);
       }
     }
   } finally {
     for (const m of masters) await m.close();
   }
-  return Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, summarize(v)]));
+  const mbps = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, summarize(v)]));
+  const cores = os.cpus().length;
+  const directMBps = mbps[sides[0]!.name]!.median;
+  const cpu = Object.fromEntries(
+    sides.map((side) => {
+      const u = used[side.name]!;
+      const machineMsPerMB = (u.machine * 1000) / u.mb;
+      return [
+        side.name,
+        {
+          machineMsPerMB: round(machineMsPerMB, 2),
+          gatewayMsPerMB: side.pid ? round((u.gateway * 1000) / u.mb, 2) : null,
+          machineBusyPct: round((u.machine / u.total) * 100, 1),
+          cpuBoundRatio: round((cores * 1000) / machineMsPerMB / directMBps),
+        },
+      ];
+    }),
+  );
+  return { mbps, cpu };
 }
 
 /**
@@ -153,10 +193,10 @@ async function main(): Promise<void> {
     const bulkFile = path.join(dir, 'bulk.txt');
     makeBulkFile(bulkFile, P.bulkBytes);
     log(`throughput: ${P.bulkBytes / 1e6} MB via one exec, ${P.bulkReps} repetitions per side`);
-    const tp = await measureThroughput(bulkFile, [
+    const { mbps: tp, cpu: tpCpu } = await measureThroughput(bulkFile, [
       { name: 'direct', ep: direct, dir },
-      { name: 'masked', ep: await gwEp(gwFull), dir },
-      { name: 'plain', ep: await gwEp(gwPlain), dir },
+      { name: 'masked', ep: await gwEp(gwFull), dir, pid: gwFull.proc.pid! },
+      { name: 'plain', ep: await gwEp(gwPlain), dir, pid: gwPlain.proc.pid! },
     ]);
     const throughput = {
       bytes: P.bulkBytes,
@@ -165,7 +205,9 @@ async function main(): Promise<void> {
       plainMBps: tp.plain!,
       ratioMasked: round(tp.masked!.median / tp.direct!.median),
       ratioPlain: round(tp.plain!.median / tp.direct!.median),
+      cpu: tpCpu as { direct: ThroughputCpu; masked: ThroughputCpu; plain: ThroughputCpu },
     };
+    for (const [k, c] of Object.entries(tpCpu)) log(`  CPU ${k}: machine ${c.machineMsPerMB} ms/MB (${c.machineBusyPct} % busy), gateway ${c.gatewayMsPerMB ?? '-'} ms/MB; CPU-bound ratio ${c.cpuBoundRatio}`);
 
     // 2. Per-command latency on one persistent connection each (ssh2 Client both sides).
     log(`latency: ${P.latencyN} sequential \`true\` execs x ${P.latencyReps} repetitions per side`);
@@ -364,7 +406,7 @@ type Results = Record<string, unknown> & {
   date: string;
   durationSeconds: number;
   machine: Record<string, unknown>;
-  throughput: { bytes: number; directMBps: Summary; maskedMBps: Summary; plainMBps: Summary; ratioMasked: number; ratioPlain: number };
+  throughput: { bytes: number; directMBps: Summary; maskedMBps: Summary; plainMBps: Summary; ratioMasked: number; ratioPlain: number; cpu: { direct: ThroughputCpu; masked: ThroughputCpu; plain: ThroughputCpu } };
   latency: { execs: number; directP50Ms: Summary; directP99Ms: Summary; gatewayP50Ms: Summary; gatewayP99Ms: Summary; addedP50Ms: number; addedP99Ms: number; addedP50Spread: Summary; addedP99Spread: Summary };
   latencySsh2Upstream: Results['latency'];
   setup: { runs: number; directMs: Summary; gatewayMs: Summary; ratio: number };
@@ -423,6 +465,15 @@ function renderMarkdown(r: Results): string {
     `| direct OpenSSH | ${s(r.throughput.directMBps)} | 1 |`,
     `| gateway, masking + recording | ${s(r.throughput.maskedMBps)} | ${r.throughput.ratioMasked} |`,
     `| gateway, both off | ${s(r.throughput.plainMBps)} | ${r.throughput.ratioPlain} |`,
+    '',
+    'CPU per MB moved (user + system, summed over the repetitions). "Machine" is every process on all cores (sshd, the gateway, `ssh`, `cat`, `wc`); the CPU-bound ratio is what the path would reach against direct if the machine\'s cores were the only limit (all cores busy at its CPU per MB, over direct\'s MB/s).',
+    '',
+    '| path | machine CPU ms/MB | machine busy | gateway CPU ms/MB | CPU-bound ratio |',
+    '| --- | --- | --- | --- | --- |',
+    ...(['direct', 'masked', 'plain'] as const).map((k) => {
+      const c = r.throughput.cpu[k];
+      return `| ${k} | ${c.machineMsPerMB} | ${c.machineBusyPct} % | ${c.gatewayMsPerMB ?? '–'} | ${c.cpuBoundRatio} |`;
+    }),
     '',
     '## Per-command latency',
     '',
