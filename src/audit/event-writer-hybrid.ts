@@ -1,5 +1,5 @@
-import Database from 'better-sqlite3';
-import { EventWriter, type ChainLink, type EventSink, type Head, type PendingEvent } from './event-writer.js';
+import type Database from 'better-sqlite3';
+import { openWriterConnection, type ChainLink, type EventSink, type EventWriter, type Head, type PendingEvent } from './event-writer.js';
 import type { ThreadSink } from './event-writer-thread.js';
 import type { InlineGate } from './inline-gate.js';
 
@@ -69,17 +69,7 @@ export class HybridSink implements EventSink {
   /** Opened on first use and again after a failed open, like the thread's connection. */
   private open(): EventWriter {
     if (this.writer) return this.writer;
-    // fileMustExist: never re-create a store that was removed under us (the identity check reports it).
-    const db = new Database(this.init.file, { fileMustExist: true });
-    try {
-      db.pragma('busy_timeout = 0');
-      db.pragma('synchronous = FULL');
-      this.writer = new EventWriter(db, this.init.fileId);
-    } catch (err) {
-      db.close();
-      throw err;
-    }
-    this.db = db;
+    ({ db: this.db, writer: this.writer } = openWriterConnection(this.init.file, this.init.fileId, 0));
     return this.writer;
   }
 }

@@ -3,9 +3,9 @@
  * happen here, on the worker's own connection, so the gateway's event loop keeps relaying
  * while a batch is being made durable. Requests are answered in order, one at a time.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
-import { EventWriter, type Head, type PendingEvent } from './event-writer.js';
+import { openWriterConnection, type EventWriter, type Head, type PendingEvent } from './event-writer.js';
 
 export interface WorkerInit {
   file: string;
@@ -28,11 +28,7 @@ let db: Database.Database | null = null;
 /** Opened lazily and again after a failure (a full disk at start must not disable the log for good). */
 function open(): EventWriter {
   if (writer) return writer;
-  // fileMustExist: never re-create a store that was removed under us (the identity check reports it).
-  db = new Database(init.file, { fileMustExist: true });
-  db.pragma(`busy_timeout = ${Math.max(0, Math.floor(init.busyTimeoutMs))}`);
-  db.pragma('synchronous = FULL'); // WAL was set by the store's owner; FULL: every commit is fsynced
-  writer = new EventWriter(db, init.fileId);
+  ({ db, writer } = openWriterConnection(init.file, init.fileId, init.busyTimeoutMs));
   return writer;
 }
 

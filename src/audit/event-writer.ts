@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import type { Statement } from 'better-sqlite3';
+import Database, { type Statement } from 'better-sqlite3';
 import type { Store } from '../store/open-store.js';
 import { canonicalize } from './canonicalize.js';
 import { auditTimestamp, chainHash, GENESIS_HASH } from './chain-hash.js';
@@ -100,6 +100,24 @@ export class EventWriter {
       })
       .immediate();
     return written;
+  }
+}
+
+/**
+ * A connection of the audit log's own to the store, for writing: the writer thread's, and the
+ * one used in place while the gateway is quiet. fileMustExist: never re-create a store that was
+ * removed under us (the identity check reports it). WAL was set by the store's owner; FULL:
+ * every commit is fsynced.
+ */
+export function openWriterConnection(file: string, fileId: string, busyTimeoutMs: number): { db: Database.Database; writer: EventWriter } {
+  const db = new Database(file, { fileMustExist: true });
+  try {
+    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
+    db.pragma('synchronous = FULL');
+    return { db, writer: new EventWriter(db, fileId) };
+  } catch (err) {
+    db.close();
+    throw err;
   }
 }
 
