@@ -18,9 +18,19 @@ export interface InlineGateOptions {
    * running, so no other session waits behind the write).
    */
   alone?: () => boolean;
+  /**
+   * ...but only while the loop was busy less than this share: past it, arrivals keep the loop
+   * busy even when few channels run at a time, and a write in place takes capacity from them.
+   */
+  aloneMaxUtilization: number;
+  /**
+   * Also quiet whatever the utilisation when this says so (the gateway: one agent session has
+   * had it to itself for a while, so its own commands are all that waits).
+   */
+  solo?: () => boolean;
 }
 
-const DEFAULTS: InlineGateOptions = { maxUtilization: 0.2, windowMs: 50, slowMs: 20, backoff: 50 };
+const DEFAULTS: InlineGateOptions = { maxUtilization: 0.2, aloneMaxUtilization: 0.5, windowMs: 50, slowMs: 20, backoff: 50 };
 
 /**
  * Whether a durable write (a commit, an fsync) may run on the event loop now instead of being
@@ -31,9 +41,10 @@ const DEFAULTS: InlineGateOptions = { maxUtilization: 0.2, windowMs: 50, slowMs:
  * write, so it runs in place; once the loop is busy (many sessions), the hand-off keeps it
  * relaying meanwhile and group commit batches the load.
  *
- * Two limits: load (the loop's utilisation over the last window, or `alone()`: sessions that
- * would wait behind the write), and the disk's speed (one slow write in place, say 100 ms, keeps
- * writes off the loop for the next 5 s; this VM's disk takes 5-15 ms for an odd fsync).
+ * Two limits: load (the loop's utilisation over the last window; `alone()`, sessions that would
+ * wait behind the write, with a looser limit; `solo()`, one agent working by itself), and the
+ * disk's speed (one slow write in place, say 100 ms, keeps writes off the loop for the next 5 s;
+ * this VM's disk takes 5-15 ms for an odd fsync).
  */
 export class InlineGate {
   private readonly opts: InlineGateOptions;
@@ -46,8 +57,10 @@ export class InlineGate {
 
   constructor(opts: Partial<InlineGateOptions> = {}) {
     this.opts = { ...DEFAULTS, ...opts };
-    if (this.opts.alone !== undefined && typeof this.opts.alone !== 'function') throw new TypeError('InlineGate alone must be a function');
-    for (const k of ['maxUtilization', 'windowMs', 'slowMs', 'backoff'] as const) {
+    for (const k of ['alone', 'solo'] as const) {
+      if (this.opts[k] !== undefined && typeof this.opts[k] !== 'function') throw new TypeError(`InlineGate ${k} must be a function`);
+    }
+    for (const k of ['maxUtilization', 'aloneMaxUtilization', 'windowMs', 'slowMs', 'backoff'] as const) {
       if (!(Number.isFinite(this.opts[k]) && this.opts[k] >= 0)) throw new TypeError(`InlineGate ${k} must be a non-negative number`);
     }
   }
@@ -61,7 +74,10 @@ export class InlineGate {
       this.elu = next;
       this.sampledAt = now;
     }
-    const ok = now >= this.offUntil && (this.utilization < this.opts.maxUtilization || this.opts.alone?.() === true);
+    const u = this.utilization;
+    const ok =
+      now >= this.offUntil &&
+      (u < this.opts.maxUtilization || (u < this.opts.aloneMaxUtilization && this.opts.alone?.() === true) || this.opts.solo?.() === true);
     if (!ok) this.counts.handedOff += 1;
     return ok;
   }

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Client } from 'ssh2';
+import { Client } from '../net/ssh2.js';
 import { UsageError } from '../errors.js';
 import { loadConfig } from '../config/load-config.js';
 import { fingerprint, fingerprintMatches } from '../upstream/fingerprint.js';

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
-import ssh2, { type Connection, type ServerChannel, type Session } from 'ssh2';
+import type { Connection, Server, ServerChannel, Session } from 'ssh2';
+import ssh2 from '../net/ssh2.js';
 import type { TargetConfig } from '../config/types.js';
 import type { Identity } from '../identity/types.js';
 import type { PtyRequest, UpstreamProcess } from '../upstream/types.js';
@@ -24,7 +25,7 @@ const DANGEROUS_ENV = /^(PATH|IFS|ENV|BASH_ENV|SHELLOPTS|BASHOPTS|PS4|PROMPT_COM
  * shell is refused and audited: port forwarding, agent forwarding, X11, subsystems.
  */
 export class SshGateway {
-  private server: ssh2.Server;
+  private server: Server;
   private connections = new Set<Connection>();
   private bySession = new Map<string, { client: Connection; conn: ConnectionState }>();
   private accepting = true;

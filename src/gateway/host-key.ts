@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import ssh2 from 'ssh2';
+import ssh2 from '../net/ssh2.js';
 import { newEd25519Key } from '../util/new-ed25519-key.js';
 import { encodeOpenSSHEd25519 } from './encode-openssh-key.js';
 

@@ -19,6 +19,7 @@ import { SshGateway } from './gateway.js';
 import { loadOrCreateHostKey } from './host-key.js';
 import { PolicySet } from './policy-set.js';
 import { LiveHub } from './live-hub.js';
+import { soleSession } from './sole-session.js';
 import { FailureLimiter } from './rate-limit.js';
 
 export interface RunningGateway {
@@ -45,8 +46,9 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
 
   const db: Store = openStore(config.store);
   const live = new Set<LiveChannel>();
-  // Quiet when at most one channel runs: nobody else waits behind a write made in place.
-  const inline = new InlineGate({ alone: () => live.size <= 1 });
+  // Quiet when at most one channel runs (nobody else waits behind a write made in place) and the
+  // loop has room, or when one agent has had the gateway to itself for 100 ms.
+  const inline = new InlineGate({ alone: () => live.size <= 1, solo: soleSession(live) });
   const audit = await AuditLog.open(db, {
     inline,
     dataDir: config.dataDir,

@@ -1,4 +1,5 @@
-import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import type { Client as ClientT, ClientChannel, ConnectConfig } from 'ssh2';
+import { Client } from '../net/ssh2.js';
 import type { Socket } from 'node:net';
 import { coalesceWrites } from '../net/coalesce-writes.js';
 import type { Logger } from 'pino';
@@ -9,7 +10,7 @@ import { fingerprint, fingerprintMatches } from './fingerprint.js';
 import type { ExitInfo, PtyRequest, UpstreamProcess } from './types.js';
 
 interface PooledConnection {
-  client: Client;
+  client: ClientT;
   ready: Promise<void>;
   channels: number;
   closed: boolean;

@@ -22,18 +22,31 @@ function block(ms: number): void {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-test('InlineGate: open on a quiet loop; closed while the loop is busy, unless alone', () => {
+test('InlineGate: open on a quiet loop; closed while the loop is busy, unless alone on a loop with room, or solo', async () => {
   const gate = new InlineGate({ windowMs: 20, maxUtilization: 0.4 });
   assert.equal(gate.allows(), true, 'a fresh gate on an idle loop');
   block(60); // the whole window busy
   assert.equal(gate.allows(), false, 'the loop was busy for the last window');
+
   let alone = true;
-  const solo = new InlineGate({ windowMs: 20, maxUtilization: 0.4, alone: () => alone });
-  block(60);
-  assert.equal(solo.allows(), true, 'busy, but nobody else would wait');
+  const few = new InlineGate({ windowMs: 20, maxUtilization: 0.1, aloneMaxUtilization: 0.9, alone: () => alone });
+  await sleep(10);
+  block(10); // about half of the window busy: above maxUtilization, below aloneMaxUtilization
+  await sleep(10);
+  assert.equal(few.allows(), true, 'busy, but nobody else would wait and the loop has room');
   alone = false;
-  assert.equal(solo.allows(), false);
-  assert.deepEqual(solo.counts, { inline: 0, handedOff: 1 });
+  assert.equal(few.allows(), false);
+  alone = true;
+  block(60);
+  assert.equal(few.allows(), false, 'alone, but the loop is saturated: arrivals would wait behind the write');
+
+  let solo = true;
+  const one = new InlineGate({ windowMs: 20, maxUtilization: 0.1, aloneMaxUtilization: 0.2, solo: () => solo });
+  block(60);
+  assert.equal(one.allows(), true, 'one agent by itself: whatever the utilisation');
+  solo = false;
+  assert.equal(one.allows(), false);
+  assert.deepEqual(one.counts, { inline: 0, handedOff: 1 });
 });
 
 test('InlineGate: the loop being idle again opens the gate once the next window is sampled', async () => {
@@ -69,6 +82,8 @@ test('InlineGate validates its options', () => {
   assert.throws(() => new InlineGate({ maxUtilization: Number.NaN }), TypeError);
   assert.throws(() => new InlineGate({ backoff: Infinity }), TypeError);
   assert.throws(() => new InlineGate({ alone: 'yes' as unknown as () => boolean }), TypeError);
+  assert.throws(() => new InlineGate({ solo: 1 as unknown as () => boolean }), TypeError);
+  assert.throws(() => new InlineGate({ aloneMaxUtilization: -0.5 }), TypeError);
 });
 
 type Row = { seq: number; type: string; body: string };
