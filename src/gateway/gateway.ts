@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Connection, Server, ServerChannel, Session } from 'ssh2';
 import ssh2 from '../net/ssh2.js';
+import { CloseSignal } from './close-signal.js';
 import type { TargetConfig } from '../config/types.js';
 import type { Identity } from '../identity/types.js';
 import type { PtyRequest, UpstreamProcess } from '../upstream/types.js';
@@ -123,7 +124,8 @@ export class SshGateway {
           },
         );
       this.sessionLogged.set(c, logged);
-      const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+      const closed = new CloseSignal();
+      client.once('close', () => closed.fire());
       client.on('session', (accept) => this.onSession(c, accept(), closed));
       client.on('tcpip', (_accept, reject, info) => {
         reject();
@@ -195,7 +197,7 @@ export class SshGateway {
       .catch(() => undefined);
   }
 
-  private onSession(c: ConnectionState, session: Session, connectionClosed: Promise<void>): void {
+  private onSession(c: ConnectionState, session: Session, connectionClosed: CloseSignal): void {
     const limits = this.deps.config.limits;
     const channelNo = c.nextChannel++;
     let pty: PtyRequest | null = null;
@@ -266,6 +268,11 @@ export class SshGateway {
         },
       };
       this.deps.live.add(live);
+      // This channel's view of the connection closing, linked only while the channel runs: a
+      // finished channel's closures must not stay reachable from the connection (ssh2 may never
+      // emit 'close' for a channel whose input nobody read, so the channel cannot unlink itself).
+      const channelClosed = new CloseSignal();
+      const unlink = connectionClosed.onClose(() => channelClosed.fire());
       // Nothing runs before the session's start is durable in the audit log.
       live.done = (this.sessionLogged.get(c) ?? Promise.resolve(true))
         .then((logged) => {
@@ -284,7 +291,7 @@ export class SshGateway {
               up = u;
               recorder = r;
             },
-            connectionClosed,
+            connectionClosed: channelClosed,
             live,
           });
         })
@@ -299,6 +306,7 @@ export class SshGateway {
           }
         })
         .finally(() => {
+          unlink();
           c.openChannels--;
           this.deps.live.delete(live);
         });

@@ -6,6 +6,7 @@ import type { ConnectionState, GatewayDeps, LiveChannel } from './context.js';
 import { EXIT_REFUSED, EXIT_UPSTREAM, forTerminal, msg } from './messages.js';
 import { outputPath, relayOutput } from './relay-output.js';
 import { gateLine } from './gate-line.js';
+import type { CloseSignal } from './close-signal.js';
 
 export interface ChannelRequest {
   channelNo: number;
@@ -16,10 +17,11 @@ export interface ChannelRequest {
   /** Set once the upstream program runs, so window-change and signal requests reach it (and the recording). */
   onUpstream(up: UpstreamProcess, recorder: Recorder | null): void;
   /**
-   * Resolves when the agent's connection is gone. ssh2 emits an unread channel's 'close' only
+   * Fires when the agent's connection is gone. ssh2 emits an unread channel's 'close' only
    * after its input is consumed, which never happens while a command waits for an approval.
+   * One per channel, linked to the connection's only while the channel runs.
    */
-  connectionClosed?: Promise<void>;
+  connectionClosed?: CloseSignal;
   /** This channel in the gateway's running set: its terminate() is ours to define. */
   live: LiveChannel;
 }
@@ -62,7 +64,7 @@ export async function runProgram(deps: GatewayDeps, conn: ConnectionState, ch: S
     cancel?.();
   };
   ch.once('close', gone);
-  void req.connectionClosed?.then(gone);
+  req.connectionClosed?.onClose(gone);
   req.live.terminate = (reason: string) => {
     try {
       ch.stderr.write(forTerminal(msg.error(`session terminated: ${reason}`), isPty));

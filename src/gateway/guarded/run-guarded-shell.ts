@@ -57,7 +57,7 @@ export async function runGuardedShell(deps: GatewayDeps, conn: ConnectionState, 
     (cancelApproval as (() => void) | null)?.();
   };
   ch.once('close', gone);
-  void req.connectionClosed?.then(gone);
+  req.connectionClosed?.onClose(gone);
   const refuse = (text: string) => {
     try {
       ch.stderr.write(forTerminal(text, true));
