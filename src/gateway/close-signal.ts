@@ -9,10 +9,6 @@
 export class CloseSignal {
   private fns: Set<() => void> | null = new Set();
 
-  get closed(): boolean {
-    return this.fns === null;
-  }
-
   /** Call `fn` once when the connection closes (at once if it has); returns the unsubscribe. */
   onClose(fn: () => void): () => void {
     const fns = this.fns;
