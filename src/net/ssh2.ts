@@ -29,4 +29,4 @@ function load(): Ssh2 {
 
 const ssh2: Ssh2 = load();
 export default ssh2;
-export const { Client, Server, utils } = ssh2;
+export const { Client } = ssh2;
