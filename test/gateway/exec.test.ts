@@ -172,6 +172,9 @@ test('refused logins: expired token, garbage, unknown target — logged with a r
   const r3 = await ssh('no-such-target', 'true');
   assert.equal(r3.code, 255);
   assert.match(r3.stderr, /unknown target "no-such-target"/);
+  // The log is written in batches (up to 100 ms late): the last refusal's line, in order, means
+  // the earlier ones are in too.
+  await gw.waitForLog((l) => l.msg === 'login failed' && l.target === 'no-such-target');
   const failures = gw.logs.filter((l) => l.msg === 'login failed');
   assert.ok(failures.length >= 3);
   assert.ok(failures.some((l) => l.reason === 'token expired'));

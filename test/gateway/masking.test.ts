@@ -93,6 +93,9 @@ test('a secret in the command line itself is masked in the audit log and in the 
   assert.equal(r.stdout.toString(), `PGPASSWORD=${'*'.repeat(pw.length)}\n`);
   const ev = await waitForEvents(gw.dir, (e) => e.some((x) => x.type === 'command.decision' && String(x.body.command).startsWith('echo PGPASSWORD=')));
   assert.ok(!JSON.stringify(ev).includes(pw), 'secret in the audit log');
+  // The log is written in batches (up to 100 ms late): once the command's last line is in, every
+  // line about it is, in order.
+  await gw.waitForLog((l) => l.msg === 'command finished' && l.exit === 0 && gw.logs.some((d) => d.session === l.session && d !== l && JSON.stringify(d).includes('PGPASSWORD=')));
   assert.ok(!JSON.stringify(gw.logs).includes(pw), 'secret in the gateway log');
 });
 
