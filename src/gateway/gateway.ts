@@ -10,6 +10,8 @@ import type { Recorder } from '../audit/index.js';
 import { authenticate, type AuthDeps } from './authenticate.js';
 import type { ConnectionState, GatewayDeps, LiveChannel } from './context.js';
 import { coalesceWrites } from '../net/coalesce-writes.js';
+import { holdKexinit } from '../net/hold-kexinit.js';
+import { isLoopbackHost } from '../config/load-config.js';
 import { forTerminal, msg } from './messages.js';
 import { runProgram } from './run-program.js';
 import { runGuardedShell } from './guarded/run-guarded-shell.js';
@@ -40,7 +42,7 @@ export class SshGateway {
   ) {
     this.server = new ssh2.Server(
       { hostKeys: [hostKey], ident: 'shellgate', banner: undefined },
-      (client, info) => this.onConnection(client, info.ip ?? 'unknown'),
+      (client, info) => this.onConnection(client, info.ip ?? 'unknown', info.header.identRaw.length),
     );
     this.server.on('error', (err: Error) => deps.log.error({ err: err.message }, 'ssh server error'));
   }
@@ -65,7 +67,7 @@ export class SshGateway {
     return this.connections.size;
   }
 
-  private onConnection(client: Connection, address: string): void {
+  private onConnection(client: Connection, address: string, peerIdentLength: number): void {
     const { log } = this.deps;
     if (!this.accepting) {
       client.end();
@@ -75,6 +77,9 @@ export class SshGateway {
     // Nagle + delayed ACK would add ~40 ms to every exit status and prompt (ssh2 leaves it on).
     (client as unknown as { setNoDelay(on: boolean): void }).setNoDelay(true);
     coalesceWrites((client as unknown as { _sock?: Socket })._sock);
+    // Loopback peers only: elsewhere the stall it avoids did not occur, and the hold costs half
+    // a round trip (see hold-kexinit.ts).
+    if (isLoopbackHost(address.replace(/^::ffff:/i, ''))) holdKexinit((client as unknown as { _sock?: Socket })._sock, peerIdentLength);
     let conn: ConnectionState | null = null;
     // Agents must authenticate promptly: a connection that never finishes auth is dropped.
     const authTimer = setTimeout(() => {
