@@ -16,6 +16,12 @@ export interface LoadResult {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
+  /**
+   * p99 of the commands due in each second of the phase (k-th entry: each session's k-th
+   * command). Context for the phase's p99, which is the goal's measure: it shows whether the
+   * tail comes from the whole phase or from a few seconds of it.
+   */
+  perSecondP99Ms: number[];
   /** Peak RSS of the measured process during the load (MB), or null when no pid was given. */
   rssMb: number | null;
   /** (RSS with all sessions connected and idle − RSS before) ÷ sessions, in kB. */
@@ -130,6 +136,7 @@ export async function runLoad(opts: {
       }, 500)
     : null;
   const latencies: number[] = [];
+  const bySecond: number[][] = Array.from({ length: opts.seconds }, () => []);
   const cpuAt = () => ({
     measured: opts.pid ? cpuSeconds(opts.pid) : null,
     upstream: opts.upstreamPid ? cpuSeconds(opts.upstreamPid) : null,
@@ -147,7 +154,9 @@ export async function runLoad(opts: {
         const wait = due - performance.now();
         if (wait > 0) await sleep(wait);
         try {
-          latencies.push(await timedExec(client, opts.command));
+          const ms = await timedExec(client, opts.command);
+          latencies.push(ms);
+          bySecond[k]!.push(ms);
         } catch (err) {
           fail(err);
         }
@@ -175,6 +184,7 @@ export async function runLoad(opts: {
     p50Ms: round(quantile(latencies, 0.5), 2),
     p99Ms: round(quantile(latencies, 0.99), 2),
     maxMs: round(latencies.length ? latencies.reduce((a, b) => Math.max(a, b), 0) : NaN, 2),
+    perSecondP99Ms: bySecond.map((v) => round(quantile(v, 0.99), 1)),
     rssMb: opts.pid ? round(peak, 1) : null,
     idleSessionKb: idleSessionKb === null ? null : round(idleSessionKb, 1),
     connectSeconds: round(connectSeconds, 2),

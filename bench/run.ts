@@ -130,6 +130,13 @@ async function measureThroughput(
   return { mbps, cpu };
 }
 
+/** Per-second p99s as two table cells: the first 10 seconds, then median / max of the rest. */
+function bySecond(v: readonly number[] = []): string {
+  const head = v.slice(0, 10).map((x) => (Number.isFinite(x) ? String(Math.round(x)) : '–'));
+  const rest = v.slice(10).filter((x) => Number.isFinite(x));
+  return `${head.join(' ')} | ${rest.length ? `${Math.round(median(rest))} / ${Math.round(Math.max(...rest))}` : '–'}`;
+}
+
 /**
  * `n` sequential `true` execs on each connection, alternating command by command, so both
  * sides see the same moments of the machine (sshd's fork-per-exec makes its own latency swing
@@ -290,7 +297,7 @@ async function main(): Promise<void> {
 
     // 4. Concurrency: agents through the gateway (masking + recording on) to the ssh2 upstream,
     //    and the same agents directly to that upstream as the baseline.
-    const concurrency: (LoadResult & { directP50Ms: number; directP99Ms: number; directErrors: number; directCpu: LoadResult['cpu'] })[] = [];
+    const concurrency: (LoadResult & { directP50Ms: number; directP99Ms: number; directErrors: number; directPerSecondP99Ms: number[]; directCpu: LoadResult['cpu'] })[] = [];
     const upKey = sshd.clientKey;
     for (const n of P.sessions) {
       log(`concurrency: ${n} sessions x ${P.seconds} s, direct to the ssh2 upstream`);
@@ -314,7 +321,7 @@ async function main(): Promise<void> {
       });
       log(`  direct p99 ${d.p99Ms} ms (${d.errors} errors); gateway p99 ${g.p99Ms} ms, ${g.errors} errors, RSS ${g.rssMb} MB, idle ${g.idleSessionKb} kB/session`);
       log(`  CPU ms per command: gateway ${g.cpu.measuredMsPerCommand}, upstream ${g.cpu.upstreamMsPerCommand}, agents ${g.cpu.agentsMsPerCommand}; machine ${g.cpu.machineBusyPct} % busy (direct: upstream ${d.cpu.upstreamMsPerCommand}, agents ${d.cpu.agentsMsPerCommand})`);
-      concurrency.push({ ...g, directP50Ms: d.p50Ms, directP99Ms: d.p99Ms, directErrors: d.errors, directCpu: d.cpu });
+      concurrency.push({ ...g, directP50Ms: d.p50Ms, directP99Ms: d.p99Ms, directErrors: d.errors, directPerSecondP99Ms: d.perSecondP99Ms, directCpu: d.cpu });
     }
 
     // 5. Components (written by their owners; a missing one is reported as null).
@@ -352,6 +359,8 @@ async function main(): Promise<void> {
         p50Ms: c.p50Ms,
         p99Ms: c.p99Ms,
         maxMs: c.maxMs,
+        perSecondP99Ms: c.perSecondP99Ms,
+        directPerSecondP99Ms: c.directPerSecondP99Ms,
         rssMb: c.rssMb,
         idleSessionKb: c.idleSessionKb,
         connectSeconds: c.connectSeconds,
@@ -414,6 +423,7 @@ type Results = Record<string, unknown> & {
     directP50Ms: number;
     directP99Ms: number;
     directErrors: number;
+    directPerSecondP99Ms: number[];
     cpu: {
       gatewayMsPerCommand: number | null;
       upstreamMsPerCommand: number | null;
@@ -524,6 +534,12 @@ function renderMarkdown(r: Results): string {
       (c) =>
         `| ${c.sessions} | ${c.cpu.gatewayMsPerCommand} | ${c.cpu.upstreamMsPerCommand} | ${c.cpu.agentsMsPerCommand} | ${c.cpu.machineBusyPct} % | ${c.cpu.direct.upstreamMsPerCommand} / ${c.cpu.direct.agentsMsPerCommand} / ${c.cpu.direct.machineBusyPct} % |`,
     ),
+    '',
+    'Where in the phase the tail is: the p99 of the commands due in each second (the k-th command of every session), for the first 10 seconds, then the median and the highest of the per-second p99 over the rest. Context only: the goal is the p99 of the whole phase, above.',
+    '',
+    '| sessions | gateway, first 10 s (ms) | gateway, rest: median / max | direct, first 10 s | direct, rest: median / max |',
+    '| --- | --- | --- | --- | --- |',
+    ...r.concurrency.map((c) => `| ${c.sessions} | ${bySecond(c.perSecondP99Ms)} | ${bySecond(c.directPerSecondP99Ms)} |`),
     '',
     '## Components',
     '',
