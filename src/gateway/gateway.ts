@@ -76,10 +76,11 @@ export class SshGateway {
     this.connections.add(client);
     // Nagle + delayed ACK would add ~40 ms to every exit status and prompt (ssh2 leaves it on).
     (client as unknown as { setNoDelay(on: boolean): void }).setNoDelay(true);
-    coalesceWrites((client as unknown as { _sock?: Socket })._sock);
+    const sock = (client as unknown as { _sock?: Socket })._sock;
+    coalesceWrites(sock);
     // Loopback peers only: elsewhere the stall it avoids did not occur, and the hold costs half
     // a round trip (see hold-kexinit.ts).
-    if (isLoopbackHost(address.replace(/^::ffff:/i, ''))) holdKexinit((client as unknown as { _sock?: Socket })._sock, peerIdentLength);
+    if (isLoopbackHost(address.replace(/^::ffff:/i, ''))) holdKexinit(sock, peerIdentLength);
     let conn: ConnectionState | null = null;
     // Agents must authenticate promptly: a connection that never finishes auth is dropped.
     const authTimer = setTimeout(() => {

@@ -16,8 +16,8 @@ import type { Socket } from 'node:net';
  * The cost is one one-way trip for clients that would not have stalled (Nagle off, or an ACK
  * sent at once). Measured here, the stall needs loopback's 64 KiB MTU: with the MTU at 1,500 it
  * never occurred in 40 connections (presumably because Linux ACKs a new connection's first
- * segments at once, for a number of segments that shrinks as the MSS grows). So the gateway holds only for loopback peers,
- * where the trip costs microseconds (see gateway.ts).
+ * segments at once, for a number of segments that shrinks as the MSS grows). So the gateway
+ * holds only for loopback peers, where the trip costs microseconds (see gateway.ts).
  *
  * Nothing is added to the SSH stream (strict KEX, the Terrapin countermeasure, forbids even an
  * SSH_MSG_IGNORE during the first key exchange) and nothing is reordered: writes are only
