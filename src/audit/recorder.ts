@@ -145,12 +145,8 @@ export class Recorder {
     this.event('m', String(label));
   }
 
-  /**
-   * Flush undecoded bytes, fsync, close; the file's size and SHA-256. Idempotent.
-   * `offLoop`: the fsync always goes to the thread pool, for a caller that makes another
-   * durable write in place meanwhile (the two then overlap).
-   */
-  seal(opts: { offLoop?: boolean } = {}): Promise<SealedRecording> {
+  /** Flush undecoded bytes, fsync, close; the file's size and SHA-256. Idempotent. */
+  seal(): Promise<SealedRecording> {
     if (this.sealing) return this.sealing;
     let tail: Error | null = null;
     try {
@@ -169,7 +165,7 @@ export class Recorder {
       try {
         if (tail) throw tail;
         const gate = this.inline;
-        if (!opts.offLoop && gate?.allows()) gate.run(() => fsyncSync(this.fdOpen));
+        if (gate?.allows()) gate.run(() => fsyncSync(this.fdOpen));
         else await fsyncAsync(this.fdOpen); // the slow call: on the thread pool
       } finally {
         closeSync(this.fdOpen); // after fsync, nothing left to flush: cheap (6 µs measured)

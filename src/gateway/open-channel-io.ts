@@ -1,4 +1,3 @@
-import path from 'node:path';
 import { Recorder, type AuditEventInput } from '../audit/index.js';
 import type { TargetConfig } from '../config/types.js';
 import { openLocal } from '../upstream/local-target.js';
@@ -31,29 +30,21 @@ export async function openUpstream(
 }
 
 /**
- * The end of a channel's evidence. The recording's fsync (on the thread pool) and the commit of
- * the channel's closing event (`command.result`, `shell.end`) run side by side, and the caller
- * sends the exit status once both are durable: one durable step of latency instead of two.
- * The `recording.sealed` event (size and SHA-256) may only be committed once the file is
- * durable, or a power cut could leave the log naming content the disk lost (which `audit
- * verify` would report as tampering). So it is queued after both, and its commit overlaps the
- * agent's reading of the exit status instead of delaying it (queued first, it is still
- * committed before anything the agent does next). If the gateway stops before that commit, its
- * restart seals the file (`recovered: true`) from the same durable bytes. A recording that
- * cannot be sealed gets a `recording.failed` event instead, and the promise rejects.
+ * Seal the recording (if any), then append its `recording.sealed` event and the channel's
+ * closing event (`command.result`, `shell.end`) together: queued in order in the same turn,
+ * they share one durable commit.
  */
 export async function sealRecording(deps: GatewayDeps, base: Record<string, unknown>, recorder: Recorder | null, closing: AuditEventInput): Promise<void> {
-  const [sealed, closed] = await Promise.allSettled([recorder ? recorder.seal({ offLoop: true }) : Promise.resolve(null), deps.audit.append(closing)]);
-  if (sealed.status === 'fulfilled' && sealed.value) {
-    const { file, size, sha256 } = sealed.value;
-    deps.audit
-      .append({ type: 'recording.sealed', ...base, file, size, sha256 })
-      .catch((err: Error) => deps.log.error({ ...base, file, err: err.message }, 'audit append failed for recording.sealed (a restart seals the file)'));
+  let sealed = null;
+  let failure: Error | null = null;
+  try {
+    sealed = recorder ? await recorder.seal() : null;
+  } catch (err) {
+    failure = err as Error; // the channel's end is logged all the same, saying so
   }
-  if (sealed.status === 'rejected') {
-    const error = (sealed.reason as Error).message;
-    await deps.audit.append({ type: 'recording.failed', ...base, file: recorder ? path.basename(recorder.file) : null, error }).catch(() => undefined);
-  }
-  if (closed.status === 'rejected') throw closed.reason;
-  if (sealed.status === 'rejected') throw sealed.reason;
+  await Promise.all([
+    sealed ? deps.audit.append({ type: 'recording.sealed', ...base, file: sealed.file, size: sealed.size, sha256: sealed.sha256 }) : null,
+    deps.audit.append(failure ? { ...closing, recordingError: failure.message } : closing),
+  ]);
+  if (failure) throw failure;
 }

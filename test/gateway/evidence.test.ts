@@ -98,9 +98,8 @@ test('a quiet gateway makes its durable writes in place (no thread wake-ups); th
     const stoppedLine = gw.waitForLog((l) => l.msg === 'stopped');
     assert.equal(await gw.stop(), 0);
     const stopped = (await stoppedLine) as { durableWrites?: { inline: number; handedOff: number } };
-    // One agent, one command at a time: the decisions, results and recording.sealed commits
-    // (15 writes at least) ran on the event loop, the odd slow fsync of this machine's disk
-    // aside. (The recordings' own fsyncs go to the thread pool, alongside the results' commits.)
+    // One agent, one command at a time: the decisions, results and seals (15 writes at least)
+    // ran on the event loop, the odd slow fsync of this machine's disk aside.
     assert.ok(stopped.durableWrites && stopped.durableWrites.inline >= 8, JSON.stringify(stopped));
   } finally {
     await gw.stop();

@@ -9,7 +9,6 @@ import { LoginLimiter } from '../../src/web/console/login-limiter.js';
 import { rolesFor } from '../../src/web/console/roles.js';
 import { checkSessionId, parseSessionFilter, type AuditRow } from '../../src/web/console/session-data.js';
 import { buildPlayback, eventTimes, isRecordingName, stripAnsi } from '../../src/web/console/playback.js';
-import { buildTimeline } from '../../src/web/console/timeline.js';
 import { HttpError } from '../../src/web/router.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -130,23 +129,4 @@ test('session filters: zone-less times are UTC, bad values are a 400', () => {
   for (const bad of ['from=soon', 'limit=5000', 'approvals=yes', 'subject=' + 'x'.repeat(201), 'target=a%0Ab']) {
     assert.throws(() => parseSessionFilter(new URLSearchParams(bad)), (e: unknown) => e instanceof HttpError && e.status === 400, bad);
   }
-});
-
-test('timeline: a recording that could not be sealed shows with its file and error; a sealed one is not an item', () => {
-  const row = (seq: number, type: string, body: Record<string, unknown>): AuditRow => ({ seq, ts: '', type, body: { type, session: 's1', ...body }, raw: '', hash: '' });
-  const items = buildTimeline(
-    [
-      row(1, 'command.result', { channel: 0, exit: 0 }),
-      row(2, 'recording.failed', { channel: 0, file: 's1-0.cast', error: 'EIO: i/o error, fsync' }),
-      row(3, 'recording.sealed', { channel: 1, file: 's1-1.cast', size: 1, sha256: 'x' }),
-    ],
-    new Map(),
-  );
-  assert.deepEqual(
-    items.map((i) => [i.type, i.label, i.detail]),
-    [
-      ['command.result', 'exit 0', null],
-      ['recording.failed', 'recording failed', 's1-0.cast: EIO: i/o error, fsync'],
-    ],
-  );
 });

@@ -65,9 +65,6 @@ export function buildTimeline(events: AuditRow[], times: Map<number, number>): T
       }
       case 'recording.sealed':
         break;
-      case 'recording.failed':
-        out.push({ ...base, kind: 'other', label: 'recording failed', detail: [str(b.file), str(b.error)].filter(Boolean).join(': ') || null });
-        break;
       case 'session.terminated':
         out.push({ ...base, kind: 'end', label: `terminated by ${String(b.actor ?? '?')}`, detail: str(b.reason) });
         break;
