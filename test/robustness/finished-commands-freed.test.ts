@@ -9,7 +9,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { startGateway } from '../helpers/gateway.js';
 import { connectAgent, execOn } from '../helpers/ssh2-agent.js';
@@ -61,7 +61,7 @@ test('a persistent connection running 150 commands keeps none of them in memory'
     await until(() => {
       const f = file();
       if (!f) return false;
-      const size = readFileSync(path.join(snaps.dir, f)).length;
+      const size = statSync(path.join(snaps.dir, f)).size;
       const done = size > 0 && size === last;
       last = size;
       return done;
