@@ -4,7 +4,7 @@
  * the gateway's RSS, and measures the memory of idle sessions before the load starts.
  */
 import { Client, type ConnectConfig } from 'ssh2';
-import { cpuSeconds, machineCpu, quantile, round, rssMb, sleep } from './stats.js';
+import { cpuSeconds, machineCpu, quantile, round, rssMb, sleep, threadCpuSeconds } from './stats.js';
 
 export interface LoadResult {
   sessions: number;
@@ -32,7 +32,14 @@ export interface LoadResult {
    * the upstream, and the agents (this bench process); and how busy the whole machine was (%
    * of all its cores). Shows where the cores go when the three share one machine.
    */
-  cpu: { measuredMsPerCommand: number | null; upstreamMsPerCommand: number | null; agentsMsPerCommand: number; machineBusyPct: number };
+  cpu: {
+    measuredMsPerCommand: number | null;
+    /** The measured process's main thread alone (the gateway's event loop); the rest is its other threads (audit writer, thread pool, GC). */
+    measuredMainThreadMsPerCommand: number | null;
+    upstreamMsPerCommand: number | null;
+    agentsMsPerCommand: number;
+    machineBusyPct: number;
+  };
 }
 
 const CONNECT_PARALLEL = 16;
@@ -139,6 +146,7 @@ export async function runLoad(opts: {
   const bySecond: number[][] = Array.from({ length: opts.seconds }, () => []);
   const cpuAt = () => ({
     measured: opts.pid ? cpuSeconds(opts.pid) : null,
+    measuredMain: opts.pid ? threadCpuSeconds(opts.pid) : null,
     upstream: opts.upstreamPid ? cpuSeconds(opts.upstreamPid) : null,
     agents: process.cpuUsage(),
     machine: machineCpu(),
@@ -169,6 +177,7 @@ export async function runLoad(opts: {
   const agentsUs = process.cpuUsage(cpu0.agents);
   const cpu = {
     measuredMsPerCommand: perCommand(cpu1.measured !== null && cpu0.measured !== null ? cpu1.measured - cpu0.measured : null),
+    measuredMainThreadMsPerCommand: perCommand(cpu1.measuredMain !== null && cpu0.measuredMain !== null ? cpu1.measuredMain - cpu0.measuredMain : null),
     upstreamMsPerCommand: perCommand(cpu1.upstream !== null && cpu0.upstream !== null ? cpu1.upstream - cpu0.upstream : null),
     agentsMsPerCommand: perCommand((agentsUs.user + agentsUs.system) / 1e6) ?? NaN,
     machineBusyPct: round((100 * (cpu1.machine.busy - cpu0.machine.busy)) / Math.max(1e-9, cpu1.machine.total - cpu0.machine.total), 1),

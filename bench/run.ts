@@ -17,7 +17,7 @@ import { tempDir } from '../test/helpers/tmp.js';
 import { lineChart } from './chart.js';
 import { connectClient, measureIdle, runLoad, timedExec, type LoadResult } from './load.js';
 import { bulkOnce, directEndpoint, gatewayEndpoint, openMaster, ssh, type Endpoint } from './openssh-client.js';
-import { cpuSeconds, machineCpu, median, quantile, round, summarize, type Summary } from './stats.js';
+import { cpuSeconds, machineCpu, median, quantile, round, summarize, threadCpuSeconds, type Summary } from './stats.js';
 
 const quick = process.argv.includes('--quick');
 const P = quick
@@ -71,6 +71,8 @@ function makeBulkFile(file: string, bytes: number): void {
 export interface ThroughputCpu {
   machineMsPerMB: number;
   gatewayMsPerMB: number | null;
+  /** The gateway's main thread (its event loop) alone: near 1,000 ms/s of a transfer, that thread is the bound. */
+  gatewayMainThreadMsPerMB: number | null;
   machineBusyPct: number;
   /**
    * The ratio to direct this side would reach if the machine's CPU were the only limit: the
@@ -86,7 +88,7 @@ async function measureThroughput(
   const masters = [];
   for (const s of sides) masters.push(await openMaster(s.ep, path.join(s.dir, `cm-${s.name}`)));
   const samples: Record<string, number[]> = Object.fromEntries(sides.map((s) => [s.name, []]));
-  const used = Object.fromEntries(sides.map((s) => [s.name, { machine: 0, total: 0, gateway: 0, mb: 0 }]));
+  const used = Object.fromEntries(sides.map((s) => [s.name, { machine: 0, total: 0, gateway: 0, gatewayMain: 0, mb: 0 }]));
   try {
     // Warm-up: page cache, upstream pool connection, JIT.
     for (let i = 0; i < sides.length; i++) await bulkOnce(sides[i]!.ep, masters[i]!.extra, file, P.bulkBytes);
@@ -95,12 +97,16 @@ async function measureThroughput(
         const side = sides[i]!;
         const m0 = machineCpu();
         const g0 = side.pid ? cpuSeconds(side.pid) : 0;
+        const gm0 = side.pid ? threadCpuSeconds(side.pid) : 0;
         const mbps = await bulkOnce(side.ep, masters[i]!.extra, file, P.bulkBytes);
         const m1 = machineCpu();
         const u = used[side.name]!;
         u.machine += m1.busy - m0.busy;
         u.total += m1.total - m0.total;
-        if (side.pid) u.gateway += cpuSeconds(side.pid) - g0;
+        if (side.pid) {
+          u.gateway += cpuSeconds(side.pid) - g0;
+          u.gatewayMain += threadCpuSeconds(side.pid) - gm0;
+        }
         u.mb += P.bulkBytes / 1e6;
         samples[side.name]!.push(mbps);
         log(`throughput rep ${rep + 1}/${P.bulkReps} ${side.name}: ${mbps.toFixed(1)} MB/s`);
@@ -121,6 +127,7 @@ async function measureThroughput(
         {
           machineMsPerMB: round(machineMsPerMB, 2),
           gatewayMsPerMB: side.pid ? round((u.gateway * 1000) / u.mb, 2) : null,
+          gatewayMainThreadMsPerMB: side.pid ? round((u.gatewayMain * 1000) / u.mb, 2) : null,
           machineBusyPct: round((u.machine / u.total) * 100, 1),
           cpuBoundRatio: round((cores * 1000) / machineMsPerMB / directMBps),
         },
@@ -214,7 +221,7 @@ async function main(): Promise<void> {
       ratioPlain: round(tp.plain!.median / tp.direct!.median),
       cpu: tpCpu as { direct: ThroughputCpu; masked: ThroughputCpu; plain: ThroughputCpu },
     };
-    for (const [k, c] of Object.entries(tpCpu)) log(`  CPU ${k}: machine ${c.machineMsPerMB} ms/MB (${c.machineBusyPct} % busy), gateway ${c.gatewayMsPerMB ?? '-'} ms/MB; CPU-bound ratio ${c.cpuBoundRatio}`);
+    for (const [k, c] of Object.entries(tpCpu)) log(`  CPU ${k}: machine ${c.machineMsPerMB} ms/MB (${c.machineBusyPct} % busy), gateway ${c.gatewayMsPerMB ?? '-'} ms/MB (main thread ${c.gatewayMainThreadMsPerMB ?? '-'}); CPU-bound ratio ${c.cpuBoundRatio}`);
 
     // 2. Per-command latency on one persistent connection each (ssh2 Client both sides).
     log(`latency: ${P.latencyN} sequential \`true\` execs x ${P.latencyReps} repetitions per side`);
@@ -320,7 +327,7 @@ async function main(): Promise<void> {
         connect: () => connectClient({ host: '127.0.0.1', port: gwFull.sshPort, username: 'bench-up', tryKeyboard: true, authHandler: ['keyboard-interactive'] }, token),
       });
       log(`  direct p99 ${d.p99Ms} ms (${d.errors} errors); gateway p99 ${g.p99Ms} ms, ${g.errors} errors, RSS ${g.rssMb} MB, idle ${g.idleSessionKb} kB/session`);
-      log(`  CPU ms per command: gateway ${g.cpu.measuredMsPerCommand}, upstream ${g.cpu.upstreamMsPerCommand}, agents ${g.cpu.agentsMsPerCommand}; machine ${g.cpu.machineBusyPct} % busy (direct: upstream ${d.cpu.upstreamMsPerCommand}, agents ${d.cpu.agentsMsPerCommand})`);
+      log(`  CPU ms per command: gateway ${g.cpu.measuredMsPerCommand} (main thread ${g.cpu.measuredMainThreadMsPerCommand}), upstream ${g.cpu.upstreamMsPerCommand}, agents ${g.cpu.agentsMsPerCommand}; machine ${g.cpu.machineBusyPct} % busy (direct: upstream ${d.cpu.upstreamMsPerCommand}, agents ${d.cpu.agentsMsPerCommand})`);
       concurrency.push({ ...g, directP50Ms: d.p50Ms, directP99Ms: d.p99Ms, directErrors: d.errors, directPerSecondP99Ms: d.perSecondP99Ms, directCpu: d.cpu });
     }
 
@@ -369,6 +376,7 @@ async function main(): Promise<void> {
         directErrors: c.directErrors,
         cpu: {
           gatewayMsPerCommand: c.cpu.measuredMsPerCommand,
+          gatewayMainThreadMsPerCommand: c.cpu.measuredMainThreadMsPerCommand,
           upstreamMsPerCommand: c.cpu.upstreamMsPerCommand,
           agentsMsPerCommand: c.cpu.agentsMsPerCommand,
           machineBusyPct: c.cpu.machineBusyPct,
@@ -426,6 +434,7 @@ type Results = Record<string, unknown> & {
     directPerSecondP99Ms: number[];
     cpu: {
       gatewayMsPerCommand: number | null;
+      gatewayMainThreadMsPerCommand: number | null;
       upstreamMsPerCommand: number | null;
       agentsMsPerCommand: number;
       machineBusyPct: number;
@@ -478,11 +487,11 @@ function renderMarkdown(r: Results): string {
     '',
     'CPU per MB moved (user + system, summed over the repetitions). "Machine" is every process on all cores (sshd, the gateway, `ssh`, `cat`, `wc`); the CPU-bound ratio is what the path would reach against direct if the machine\'s cores were the only limit (all cores busy at its CPU per MB, over direct\'s MB/s).',
     '',
-    '| path | machine CPU ms/MB | machine busy | gateway CPU ms/MB | CPU-bound ratio |',
-    '| --- | --- | --- | --- | --- |',
+    '| path | machine CPU ms/MB | machine busy | gateway CPU ms/MB | its main thread ms/MB | CPU-bound ratio |',
+    '| --- | --- | --- | --- | --- | --- |',
     ...(['direct', 'masked', 'plain'] as const).map((k) => {
       const c = r.throughput.cpu[k];
-      return `| ${k} | ${c.machineMsPerMB} | ${c.machineBusyPct} % | ${c.gatewayMsPerMB ?? '–'} | ${c.cpuBoundRatio} |`;
+      return `| ${k} | ${c.machineMsPerMB} | ${c.machineBusyPct} % | ${c.gatewayMsPerMB ?? '–'} | ${c.gatewayMainThreadMsPerMB ?? '–'} | ${c.cpuBoundRatio} |`;
     }),
     '',
     '## Per-command latency',
@@ -528,11 +537,11 @@ function renderMarkdown(r: Results): string {
     '',
     `Where the cores went while the commands ran (CPU ms per command, user + system, all threads; "machine" is the share of all ${r.machine.cores} cores busy). At n sessions each running a command a second, the machine has ${r.machine.cores} × 1000 / n ms of CPU per command in all.`,
     '',
-    '| sessions | gateway | upstream | agents (bench process) | machine busy | direct: upstream / agents / machine busy |',
+    '| sessions | gateway (its main thread) | upstream | agents (bench process) | machine busy | direct: upstream / agents / machine busy |',
     '| --- | --- | --- | --- | --- | --- |',
     ...r.concurrency.map(
       (c) =>
-        `| ${c.sessions} | ${c.cpu.gatewayMsPerCommand} | ${c.cpu.upstreamMsPerCommand} | ${c.cpu.agentsMsPerCommand} | ${c.cpu.machineBusyPct} % | ${c.cpu.direct.upstreamMsPerCommand} / ${c.cpu.direct.agentsMsPerCommand} / ${c.cpu.direct.machineBusyPct} % |`,
+        `| ${c.sessions} | ${c.cpu.gatewayMsPerCommand} (${c.cpu.gatewayMainThreadMsPerCommand ?? '–'}) | ${c.cpu.upstreamMsPerCommand} | ${c.cpu.agentsMsPerCommand} | ${c.cpu.machineBusyPct} % | ${c.cpu.direct.upstreamMsPerCommand} / ${c.cpu.direct.agentsMsPerCommand} / ${c.cpu.direct.machineBusyPct} % |`,
     ),
     '',
     'Where in the phase the tail is: the p99 of the commands due in each second (the k-th command of every session), for the first 10 seconds, then the median and the highest of the per-second p99 over the rest. Context only: the goal is the p99 of the whole phase, above.',

@@ -49,6 +49,15 @@ export function cpuSeconds(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
 }
 
+/**
+ * CPU time one thread has used so far, in seconds: by default the process's main thread, which
+ * is the gateway's event loop (its tid is the pid). From /proc/PID/task/TID/schedstat, whose first
+ * field is the time on a CPU in nanoseconds (finer than the ticks of /proc/PID/stat).
+ */
+export function threadCpuSeconds(pid: number, tid = pid): number {
+  return Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e9;
+}
+
 /** Busy and total CPU time of the whole machine so far (all cores, seconds), from /proc/stat. */
 export function machineCpu(): { busy: number; total: number } {
   const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);

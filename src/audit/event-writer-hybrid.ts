@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { openWriterConnection, type ChainLink, type EventSink, type EventWriter, type Head, type PendingEvent } from './event-writer.js';
+import { openWriterConnection, type CheckpointRequest, type EventSink, type EventWriter, type Head, type PendingEvent, type WriteResult } from './event-writer.js';
 import type { ThreadSink } from './event-writer-thread.js';
 import type { InlineGate } from './inline-gate.js';
 
@@ -7,7 +7,8 @@ import type { InlineGate } from './inline-gate.js';
  * The audit log's batches committed in place while the event loop is quiet (InlineGate), on the
  * writer thread otherwise. The log's pump hands over one batch at a time and awaits it, so the
  * two connections never write at once and the order of events is kept; both read the head inside
- * their transaction. Checkpoints (signing, rare) always go to the thread.
+ * their transaction. The checkpoints due every N events ride with a batch; the others (the
+ * periodic timer, shutdown) always go to the thread.
  *
  * The in-place connection never waits for a lock (busy_timeout 0): when another process holds the
  * write lock, the batch goes to the thread, which waits as configured. It keeps SQLite's automatic
@@ -35,17 +36,17 @@ export class HybridSink implements EventSink {
     thread.head().catch(() => undefined);
   }
 
-  writeEvents(batch: readonly PendingEvent[]): Promise<ChainLink[]> {
+  writeEvents(batch: readonly PendingEvent[], checkpoint: CheckpointRequest | null = null): Promise<WriteResult> {
     if (this.gate.allows()) {
       try {
         const w = this.open();
-        return Promise.resolve(this.gate.run(() => w.writeEvents(batch)));
+        return Promise.resolve(this.gate.run(() => w.writeEvents(batch, checkpoint)));
       } catch (err) {
         if (!isBusy(err)) return Promise.reject(err);
         // Another process is writing: the thread waits for it without stalling the loop.
       }
     }
-    return this.thread.writeEvents(batch);
+    return this.thread.writeEvents(batch, checkpoint);
   }
 
   head(): Promise<Head | undefined> {

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { ChainLink, EventSink, Head, PendingEvent } from './event-writer.js';
+import type { CheckpointRequest, EventSink, Head, PendingEvent, WriteResult } from './event-writer.js';
 import type { WorkerInit, WriterReply, WriterRequest } from './event-writer-worker.js';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -16,8 +16,12 @@ export class ThreadSink implements EventSink {
 
   constructor(private readonly init: WorkerInit) {}
 
-  writeEvents(batch: readonly PendingEvent[]): Promise<ChainLink[]> {
-    return this.call({ op: 'write', batch: batch.map(({ type, ts, prefix, suffix }) => ({ type, ts, prefix, suffix })) }) as Promise<ChainLink[]>;
+  writeEvents(batch: readonly PendingEvent[], checkpoint: CheckpointRequest | null = null): Promise<WriteResult> {
+    return this.call({
+      op: 'write',
+      batch: batch.map(({ type, ts, prefix, suffix }) => ({ type, ts, prefix, suffix })),
+      checkpoint: checkpoint && { head: { seq: checkpoint.head.seq, hash: checkpoint.head.hash, ts: checkpoint.head.ts, type: checkpoint.head.type }, jws: checkpoint.jws },
+    }) as Promise<WriteResult>;
   }
 
   async head(): Promise<Head | undefined> {

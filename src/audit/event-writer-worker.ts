@@ -5,7 +5,7 @@
  */
 import type Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
-import { openWriterConnection, type EventWriter, type Head, type PendingEvent } from './event-writer.js';
+import { openWriterConnection, type CheckpointRequest, type EventWriter, type Head, type PendingEvent } from './event-writer.js';
 
 export interface WorkerInit {
   file: string;
@@ -14,7 +14,7 @@ export interface WorkerInit {
 }
 
 export type WriterRequest =
-  | { id: number; op: 'write'; batch: PendingEvent[] }
+  | { id: number; op: 'write'; batch: PendingEvent[]; checkpoint: CheckpointRequest | null }
   | { id: number; op: 'head' }
   | { id: number; op: 'checkpoint'; head: Head; jws: string }
   | { id: number; op: 'close' };
@@ -35,7 +35,7 @@ function open(): EventWriter {
 function handle(req: WriterRequest): unknown {
   switch (req.op) {
     case 'write':
-      return open().writeEvents(req.batch);
+      return open().writeEvents(req.batch, req.checkpoint);
     case 'head':
       return open().head() ?? null;
     case 'checkpoint':

@@ -19,10 +19,26 @@ export interface ChainLink {
   hash: string;
 }
 
+/** A signed checkpoint of `head`, to be appended in the same transaction as a batch, before it. */
+export interface CheckpointRequest {
+  head: Head;
+  jws: string;
+}
+
+export interface WriteResult {
+  /** One per event of the batch, in order. */
+  links: ChainLink[];
+  /** Whether the checkpoint asked for was appended: false when another writer had moved the head. */
+  checkpoint: boolean;
+}
+
 /** What the audit log needs from its store, whether written on this thread or on a worker. */
 export interface EventSink {
-  /** One BEGIN IMMEDIATE transaction for the whole batch; rejects with the raw store error. */
-  writeEvents(batch: readonly PendingEvent[]): Promise<ChainLink[]>;
+  /**
+   * One BEGIN IMMEDIATE transaction for the whole batch, led by the checkpoint when one is given
+   * and its head is still the head (one commit for both); rejects with the raw store error.
+   */
+  writeEvents(batch: readonly PendingEvent[], checkpoint?: CheckpointRequest | null): Promise<WriteResult>;
   head(): Promise<Head | undefined>;
   /** Append the checkpoint of `head` if it is still the head; false when another writer moved it. */
   insertCheckpoint(head: Head, jws: string): Promise<boolean>;
@@ -65,12 +81,20 @@ export class EventWriter {
     return this.headStmt.get() as Head | undefined;
   }
 
-  writeEvents(batch: readonly PendingEvent[]): ChainLink[] {
+  writeEvents(batch: readonly PendingEvent[], checkpoint: CheckpointRequest | null = null): WriteResult {
     this.checkStoreFile();
     const results: ChainLink[] = [];
+    let written = false;
     this.db
       .transaction(() => {
-        const head = this.head();
+        let head: { seq: number; hash: string } | undefined = this.head();
+        if (checkpoint) {
+          const link = this.appendCheckpoint(head, checkpoint);
+          if (link) {
+            head = link;
+            written = true;
+          }
+        }
         let seq = head ? head.seq : 0;
         let prev = head ? head.hash : GENESIS_HASH;
         for (const item of batch) {
@@ -83,7 +107,7 @@ export class EventWriter {
         }
       })
       .immediate();
-    return results;
+    return { links: results, checkpoint: written };
   }
 
   insertCheckpoint(head: Head, jws: string): boolean {
@@ -91,15 +115,21 @@ export class EventWriter {
     let written = false;
     this.db
       .transaction(() => {
-        const now = this.head();
-        if (!now || now.seq !== head.seq) return; // another process appended meanwhile: sign the new head
-        const ts = auditTimestamp();
-        const body = canonicalize({ seq: head.seq + 1, ts, type: 'checkpoint', head: { seq: head.seq, hash: head.hash }, jws });
-        this.insertStmt.run(head.seq + 1, ts, 'checkpoint', body, head.hash, chainHash(head.hash, body));
-        written = true;
+        written = this.appendCheckpoint(this.head(), { head, jws }) !== null;
       })
       .immediate();
     return written;
+  }
+
+  /** Inside a transaction: the checkpoint event after `now`, if `now` is the head it signed (else another process appended meanwhile: null, sign the new head). */
+  private appendCheckpoint(now: ChainLink | undefined, { head, jws }: CheckpointRequest): ChainLink | null {
+    if (!now || now.seq !== head.seq || now.hash !== head.hash) return null;
+    const seq = head.seq + 1;
+    const ts = auditTimestamp();
+    const body = canonicalize({ seq, ts, type: 'checkpoint', head: { seq: head.seq, hash: head.hash }, jws });
+    const hash = chainHash(head.hash, body);
+    this.insertStmt.run(seq, ts, 'checkpoint', body, head.hash, hash);
+    return { seq, hash };
   }
 }
 
@@ -127,8 +157,8 @@ export class InlineSink implements EventSink {
   constructor(db: Store, fileId: string | null) {
     this.w = new EventWriter(db, fileId);
   }
-  writeEvents(batch: readonly PendingEvent[]): Promise<ChainLink[]> {
-    return new Promise((resolve) => resolve(this.w.writeEvents(batch)));
+  writeEvents(batch: readonly PendingEvent[], checkpoint: CheckpointRequest | null = null): Promise<WriteResult> {
+    return new Promise((resolve) => resolve(this.w.writeEvents(batch, checkpoint)));
   }
   head(): Promise<Head | undefined> {
     return new Promise((resolve) => resolve(this.w.head()));
