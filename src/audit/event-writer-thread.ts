@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { CheckpointRequest, EventSink, Head, PendingEvent, WriteResult } from './event-writer.js';
+import type { EventSink, Head, PendingEvent, WriteOptions, WriteResult } from './event-writer.js';
 import type { WorkerInit, WriterReply, WriterRequest } from './event-writer-worker.js';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -16,20 +16,16 @@ export class ThreadSink implements EventSink {
 
   constructor(private readonly init: WorkerInit) {}
 
-  writeEvents(batch: readonly PendingEvent[], checkpoint: CheckpointRequest | null = null): Promise<WriteResult> {
+  writeEvents(batch: readonly PendingEvent[], opts: WriteOptions): Promise<WriteResult> {
     return this.call({
       op: 'write',
       batch: batch.map(({ type, ts, prefix, suffix }) => ({ type, ts, prefix, suffix })),
-      checkpoint: checkpoint && { head: { seq: checkpoint.head.seq, hash: checkpoint.head.hash, ts: checkpoint.head.ts, type: checkpoint.head.type }, jws: checkpoint.jws },
+      opts: { since: opts.since, every: opts.every, force: opts.force === true },
     }) as Promise<WriteResult>;
   }
 
   async head(): Promise<Head | undefined> {
     return ((await this.call({ op: 'head' })) as Head | null) ?? undefined;
-  }
-
-  insertCheckpoint(head: Head, jws: string): Promise<boolean> {
-    return this.call({ op: 'checkpoint', head: { seq: head.seq, hash: head.hash, ts: head.ts, type: head.type }, jws }) as Promise<boolean>;
   }
 
   async close(): Promise<void> {

@@ -5,41 +5,43 @@
  */
 import type Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
-import { openWriterConnection, type CheckpointRequest, type EventWriter, type Head, type PendingEvent } from './event-writer.js';
+import { openWriterConnection, type EventWriter, type PendingEvent, type WriteOptions } from './event-writer.js';
+import { checkpointSigner } from './sign-checkpoint.js';
+import type { Ed25519PrivateJwk } from './signing-key.js';
 
 export interface WorkerInit {
   file: string;
   fileId: string;
   busyTimeoutMs: number;
+  /** The audit key, to sign checkpoints inside this thread's transactions. */
+  signingKey: { kid: string; jwk: Ed25519PrivateJwk };
 }
 
 export type WriterRequest =
-  | { id: number; op: 'write'; batch: PendingEvent[]; checkpoint: CheckpointRequest | null }
+  | { id: number; op: 'write'; batch: PendingEvent[]; opts: WriteOptions }
   | { id: number; op: 'head' }
-  | { id: number; op: 'checkpoint'; head: Head; jws: string }
   | { id: number; op: 'close' };
 
 export type WriterReply = { id: number; ok: true; value: unknown } | { id: number; ok: false; code: string | null; message: string };
 
 const init = workerData as WorkerInit;
+const sign = checkpointSigner(init.signingKey.kid, init.signingKey.jwk);
 let writer: EventWriter | null = null;
 let db: Database.Database | null = null;
 
 /** Opened lazily and again after a failure (a full disk at start must not disable the log for good). */
 function open(): EventWriter {
   if (writer) return writer;
-  ({ db, writer } = openWriterConnection(init.file, init.fileId, init.busyTimeoutMs));
+  ({ db, writer } = openWriterConnection(init.file, init.fileId, init.busyTimeoutMs, sign));
   return writer;
 }
 
 function handle(req: WriterRequest): unknown {
   switch (req.op) {
     case 'write':
-      return open().writeEvents(req.batch, req.checkpoint);
+      return open().writeEvents(req.batch, req.opts);
     case 'head':
       return open().head() ?? null;
-    case 'checkpoint':
-      return open().insertCheckpoint(req.head, req.jws);
     case 'close':
       db?.close();
       db = null;

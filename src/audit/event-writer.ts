@@ -3,6 +3,7 @@ import Database, { type Statement } from 'better-sqlite3';
 import type { Store } from '../store/open-store.js';
 import { canonicalize } from './canonicalize.js';
 import { auditTimestamp, chainHash, GENESIS_HASH } from './chain-hash.js';
+import type { CheckpointSigner } from './sign-checkpoint.js';
 
 export type Head = { seq: number; hash: string; ts: string; type: string };
 
@@ -19,29 +20,39 @@ export interface ChainLink {
   hash: string;
 }
 
-/** A signed checkpoint of `head`, to be appended in the same transaction as a batch, before it. */
-export interface CheckpointRequest {
-  head: Head;
+/** How a batch places its checkpoints (audit.md: the head is signed at least every N events). */
+export interface WriteOptions {
+  /** This log's events since its last checkpoint, before the batch. */
+  since: number;
+  /** A checkpoint after every this many of this log's events (audit.checkpointEvery). */
+  every: number;
+  /** Also sign the head after the batch, unless it already is a checkpoint (the timer, shutdown). */
+  force?: boolean;
+}
+
+/** A checkpoint written: the head it signed, and its JWS (for the witness). */
+export interface WrittenCheckpoint {
+  seq: number;
+  hash: string;
   jws: string;
 }
 
 export interface WriteResult {
   /** One per event of the batch, in order. */
   links: ChainLink[];
-  /** Whether the checkpoint asked for was appended: false when another writer had moved the head. */
-  checkpoint: boolean;
+  checkpoints: WrittenCheckpoint[];
+  /** This log's events since its last checkpoint, after the batch. */
+  since: number;
 }
 
 /** What the audit log needs from its store, whether written on this thread or on a worker. */
 export interface EventSink {
   /**
-   * One BEGIN IMMEDIATE transaction for the whole batch, led by the checkpoint when one is given
-   * and its head is still the head (one commit for both); rejects with the raw store error.
+   * One BEGIN IMMEDIATE transaction for the whole batch and the checkpoints that fall in it;
+   * rejects with the raw store error.
    */
-  writeEvents(batch: readonly PendingEvent[], checkpoint?: CheckpointRequest | null): Promise<WriteResult>;
+  writeEvents(batch: readonly PendingEvent[], opts: WriteOptions): Promise<WriteResult>;
   head(): Promise<Head | undefined>;
-  /** Append the checkpoint of `head` if it is still the head; false when another writer moved it. */
-  insertCheckpoint(head: Head, jws: string): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -67,6 +78,7 @@ export class EventWriter {
   constructor(
     private readonly db: Store,
     private readonly fileId: string | null,
+    private readonly sign: CheckpointSigner,
   ) {
     this.headStmt = db.prepare('SELECT seq, hash, ts, type FROM audit_events ORDER BY seq DESC LIMIT 1');
     this.insertStmt = db.prepare('INSERT INTO audit_events (seq, ts, type, body, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)');
@@ -81,55 +93,50 @@ export class EventWriter {
     return this.headStmt.get() as Head | undefined;
   }
 
-  writeEvents(batch: readonly PendingEvent[], checkpoint: CheckpointRequest | null = null): WriteResult {
+  /**
+   * The batch's events, each checkpoint signed and appended where it falls (right after this
+   * log's N-th event since the last one), and with `force` one more for the head at the end:
+   * all in one transaction, one commit. Signing here, not before the transaction, is what lets a
+   * batch cross the boundary: the head a checkpoint covers is only known in the transaction
+   * (another process may append between two of ours).
+   */
+  writeEvents(batch: readonly PendingEvent[], opts: WriteOptions): WriteResult {
     this.checkStoreFile();
-    const results: ChainLink[] = [];
-    let written = false;
+    const links: ChainLink[] = [];
+    const checkpoints: WrittenCheckpoint[] = [];
+    let since = opts.since;
     this.db
       .transaction(() => {
-        let head: { seq: number; hash: string } | undefined = this.head();
-        if (checkpoint) {
-          const link = this.appendCheckpoint(head, checkpoint);
-          if (link) {
-            head = link;
-            written = true;
-          }
-        }
+        let head = this.head();
         let seq = head ? head.seq : 0;
         let prev = head ? head.hash : GENESIS_HASH;
+        const checkpoint = (ts: string) => {
+          const jws = this.sign({ seq, hash: prev, ts });
+          checkpoints.push({ seq, hash: prev, jws });
+          const at = auditTimestamp();
+          const body = canonicalize({ seq: seq + 1, ts: at, type: 'checkpoint', head: { seq, hash: prev }, jws });
+          const hash = chainHash(prev, body);
+          this.insertStmt.run(seq + 1, at, 'checkpoint', body, prev, hash);
+          seq += 1;
+          prev = hash;
+          since = 0;
+          head = { seq, hash, ts: at, type: 'checkpoint' };
+        };
         for (const item of batch) {
           seq += 1;
           const body = item.prefix + seq + item.suffix;
           const hash = chainHash(prev, body);
           this.insertStmt.run(seq, item.ts, item.type, body, prev, hash);
-          results.push({ seq, hash });
+          links.push({ seq, hash });
           prev = hash;
+          head = { seq, hash, ts: item.ts, type: item.type };
+          if (++since >= opts.every) checkpoint(item.ts);
         }
+        if (opts.force && head && head.type !== 'checkpoint') checkpoint(head.ts);
+        else if (opts.force && head) since = 0; // already signed
       })
       .immediate();
-    return { links: results, checkpoint: written };
-  }
-
-  insertCheckpoint(head: Head, jws: string): boolean {
-    this.checkStoreFile();
-    let written = false;
-    this.db
-      .transaction(() => {
-        written = this.appendCheckpoint(this.head(), { head, jws }) !== null;
-      })
-      .immediate();
-    return written;
-  }
-
-  /** Inside a transaction: the checkpoint event after `now`, if `now` is the head it signed (else another process appended meanwhile: null, sign the new head). */
-  private appendCheckpoint(now: ChainLink | undefined, { head, jws }: CheckpointRequest): ChainLink | null {
-    if (!now || now.seq !== head.seq || now.hash !== head.hash) return null;
-    const seq = head.seq + 1;
-    const ts = auditTimestamp();
-    const body = canonicalize({ seq, ts, type: 'checkpoint', head: { seq: head.seq, hash: head.hash }, jws });
-    const hash = chainHash(head.hash, body);
-    this.insertStmt.run(seq, ts, 'checkpoint', body, head.hash, hash);
-    return { seq, hash };
+    return { links, checkpoints, since };
   }
 }
 
@@ -139,12 +146,12 @@ export class EventWriter {
  * removed under us (the identity check reports it). WAL was set by the store's owner; FULL:
  * every commit is fsynced.
  */
-export function openWriterConnection(file: string, fileId: string, busyTimeoutMs: number): { db: Database.Database; writer: EventWriter } {
+export function openWriterConnection(file: string, fileId: string, busyTimeoutMs: number, sign: CheckpointSigner): { db: Database.Database; writer: EventWriter } {
   const db = new Database(file, { fileMustExist: true });
   try {
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
     db.pragma('synchronous = FULL');
-    return { db, writer: new EventWriter(db, fileId) };
+    return { db, writer: new EventWriter(db, fileId, sign) };
   } catch (err) {
     db.close();
     throw err;
@@ -154,17 +161,14 @@ export function openWriterConnection(file: string, fileId: string, busyTimeoutMs
 /** The writes on the caller's thread (in-memory and read-only stores, which a worker cannot share). */
 export class InlineSink implements EventSink {
   private readonly w: EventWriter;
-  constructor(db: Store, fileId: string | null) {
-    this.w = new EventWriter(db, fileId);
+  constructor(db: Store, fileId: string | null, sign: CheckpointSigner) {
+    this.w = new EventWriter(db, fileId, sign);
   }
-  writeEvents(batch: readonly PendingEvent[], checkpoint: CheckpointRequest | null = null): Promise<WriteResult> {
-    return new Promise((resolve) => resolve(this.w.writeEvents(batch, checkpoint)));
+  writeEvents(batch: readonly PendingEvent[], opts: WriteOptions): Promise<WriteResult> {
+    return new Promise((resolve) => resolve(this.w.writeEvents(batch, opts)));
   }
   head(): Promise<Head | undefined> {
     return new Promise((resolve) => resolve(this.w.head()));
-  }
-  insertCheckpoint(head: Head, jws: string): Promise<boolean> {
-    return new Promise((resolve) => resolve(this.w.insertCheckpoint(head, jws)));
   }
   close(): Promise<void> {
     return Promise.resolve();

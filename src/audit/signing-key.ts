@@ -13,7 +13,16 @@ export const SIGNING_KEY_FILE = 'audit-signing-key.json';
 export interface AuditSigningKey {
   readonly kid: string;
   readonly privateKey: CryptoKey | Uint8Array;
+  /** The private JWK itself, for the signer inside the writer's transactions (and its thread). Never logged. */
+  readonly privateJwk: Ed25519PrivateJwk;
   readonly publicJwk: JsonWebKey;
+}
+
+export interface Ed25519PrivateJwk {
+  kty: 'OKP';
+  crv: 'Ed25519';
+  x: string;
+  d: string;
 }
 
 type Logger = { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
@@ -44,7 +53,7 @@ export async function loadOrCreateSigningKey(dataDir: string, logger?: Logger): 
   const publicJwk = publicPart(jwk);
   const kid = (publicJwk as { kid: string }).kid;
   const privateKey = await importJWK({ kty: jwk.kty, crv: jwk.crv, x: jwk.x, d: jwk.d }, 'EdDSA');
-  return { kid, privateKey, publicJwk };
+  return { kid, privateKey, privateJwk: { kty: 'OKP', crv: 'Ed25519', x: jwk.x, d: jwk.d }, publicJwk };
 }
 
 /** The checkpoint public key (no private part), as `shellgate audit pubkey` prints it. */

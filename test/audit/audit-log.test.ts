@@ -9,7 +9,7 @@ import { compactVerify, importJWK } from 'jose';
 import { AuditWriteError } from '../../src/errors.js';
 import { openStore } from '../../src/store/open-store.js';
 import { AuditLog, canonicalize, chainHash, GENESIS_HASH, loadAuditPublicKey, verifyAudit, SIGNING_KEY_FILE } from '../../src/audit/index.js';
-import type { CheckpointRequest, EventSink } from '../../src/audit/event-writer.js';
+import type { EventSink, WriteOptions } from '../../src/audit/event-writer.js';
 import { auditOptions, memoryLogger, newStore, openLog, storeFile, tmpDir } from './helpers.js';
 
 type Row = { seq: number; ts: string; type: string; body: string; prev_hash: string; hash: string };
@@ -135,106 +135,85 @@ test('checkpoints every N events and on close; signed head; witness file lines',
   db.close();
 });
 
-/** The log's sink, with every call counted and the chance to act before a write goes through. */
-function spySink(log: AuditLog, before?: (batch: readonly unknown[], checkpoint: CheckpointRequest | null) => Promise<void> | void) {
+/** The log's sink, with every write recorded and the chance to act before it goes through. */
+function spySink(log: AuditLog, before?: (batch: readonly unknown[], opts: WriteOptions) => Promise<void> | void) {
   const sink = (log as unknown as { sink: EventSink }).sink;
-  const calls = { writes: [] as { events: number; checkpoint: boolean }[], head: 0, insertCheckpoint: 0 };
+  const writes: { events: number; force: boolean }[] = [];
   const write = sink.writeEvents.bind(sink);
-  const head = sink.head.bind(sink);
-  const insert = sink.insertCheckpoint.bind(sink);
-  sink.writeEvents = async (batch, checkpoint = null) => {
-    calls.writes.push({ events: batch.length, checkpoint: checkpoint !== null });
-    await before?.(batch, checkpoint);
-    return write(batch, checkpoint);
+  sink.writeEvents = async (batch, opts) => {
+    writes.push({ events: batch.length, force: opts.force === true });
+    await before?.(batch, opts);
+    return write(batch, opts);
   };
-  sink.head = () => {
-    calls.head++;
-    return head();
-  };
-  sink.insertCheckpoint = (h, jws) => {
-    calls.insertCheckpoint++;
-    return insert(h, jws);
-  };
-  return calls;
+  return writes;
 }
 
-test('a checkpoint due every N events leads the next batch: one transaction for both, no round trip of its own', async (t) => {
+test('a burst that crosses checkpoint boundaries is one transaction: its checkpoints are signed inside it, where they fall', async (t) => {
   const dir = tmpDir(t);
   const db = newStore(dir);
   const witness = path.join(dir, 'witness.jsonl');
   const log = await openLog(db, dir, { checkpointEvery: 5, witness });
-  const calls = spySink(log);
-  // 15 appends in one turn: batches cut at each 5, each checkpoint written with the next batch.
-  await Promise.all(Array.from({ length: 15 }, (_, i) => log.append({ type: 'command.result', session: 's', exit: i })));
-  await log.close();
-  assert.deepEqual(calls.writes, [
-    { events: 5, checkpoint: false },
-    { events: 5, checkpoint: true },
-    { events: 5, checkpoint: true },
-    { events: 0, checkpoint: true }, // nothing queued after the last 5: the checkpoint alone
-  ]);
-  // close() reads the head once (a checkpoint already: nothing to add); no checkpoint commit of its own.
-  assert.deepEqual([calls.head, calls.insertCheckpoint], [1, 0]);
+  const writes = spySink(log);
+  // 17 appends in one turn: one transaction, a checkpoint after each 5th.
+  const links = await Promise.all(Array.from({ length: 17 }, (_, i) => log.append({ type: 'command.result', session: 's', exit: i })));
+  assert.deepEqual(writes, [{ events: 17, force: false }]);
+  assert.deepEqual(links.map((l) => l.seq).slice(0, 7), [1, 2, 3, 4, 5, 7, 8], 'the checkpoint took seq 6');
+  await log.close(); // 2 events since the last checkpoint: the head is signed once more
+  assert.deepEqual(writes.at(-1), { events: 0, force: true });
   const rows = db.prepare('SELECT * FROM audit_events ORDER BY seq').all() as Row[];
-  assert.deepEqual(rows.filter((r) => r.type === 'checkpoint').map((r) => r.seq), [6, 12, 18]);
-  for (const cp of rows.filter((r) => r.type === 'checkpoint')) assert.deepEqual(JSON.parse(cp.body).head, { seq: cp.seq - 1, hash: rows[cp.seq - 2]!.hash });
+  const cps = rows.filter((r) => r.type === 'checkpoint');
+  assert.deepEqual(cps.map((r) => r.seq), [6, 12, 18, 21]);
+  for (const cp of cps) assert.deepEqual(JSON.parse(cp.body).head, { seq: cp.seq - 1, hash: rows[cp.seq - 2]!.hash });
   const lines = readFileSync(witness, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { seq: number });
-  assert.deepEqual(lines.map((l) => l.seq), [5, 11, 17]);
+  assert.deepEqual(lines.map((l) => l.seq), [5, 11, 17, 20]);
   const r = await verifyAudit({ db, recordingsDir: null, witness, publicKey: await loadAuditPublicKey(path.join(dir, 'data')) });
-  assert.deepEqual([r.ok, r.checkpoints, r.events], [true, 3, 18]);
+  assert.deepEqual([r.ok, r.checkpoints, r.events], [true, 4, 21]);
   db.close();
 });
 
-test('a due checkpoint whose head another writer moved is not written; the head after the batch is signed instead', async (t) => {
+test('another process appending between two batches: each checkpoint signs the head as the transaction finds it', async (t) => {
   const dir = tmpDir(t);
   const db = newStore(dir);
   const other = await openLog(newStore(dir), dir, { writer: 'inline' }); // a second process on the same store
   const log = await openLog(db, dir, { checkpointEvery: 3 });
-  let moved = false;
-  const calls = spySink(log, async (_batch, checkpoint) => {
-    if (checkpoint && !moved) {
-      moved = true;
-      await other.append({ type: 'session.start', session: 'elsewhere' }); // between the signature and the write
-    }
+  let n = 0;
+  spySink(log, async () => {
+    await other.append({ type: 'session.start', session: `elsewhere-${n++}` }); // just before each of our transactions
   });
   await Promise.all(Array.from({ length: 4 }, (_, i) => log.append({ type: 'command.result', session: 's', exit: i })));
   await log.close();
   await other.close();
-  assert.deepEqual(calls.writes, [
-    { events: 3, checkpoint: false },
-    { events: 1, checkpoint: true }, // refused: the head it signed (3) is no longer the head
-    { events: 0, checkpoint: true }, // signs 5, this log's last event
-  ]);
-  const rows = db.prepare('SELECT seq, type, body FROM audit_events ORDER BY seq').all() as Row[];
+  const rows = db.prepare('SELECT seq, type, body, hash FROM audit_events ORDER BY seq').all() as Row[];
   assert.deepEqual(
     rows.map((r) => r.type),
-    ['command.result', 'command.result', 'command.result', 'session.start', 'command.result', 'checkpoint'],
+    ['session.start', 'command.result', 'command.result', 'command.result', 'checkpoint', 'command.result', 'session.start', 'checkpoint'],
   );
-  assert.deepEqual(JSON.parse(rows[5]!.body).head.seq, 5);
+  // The closing checkpoint covers the other process's event, which came last.
+  for (const i of [4, 7]) assert.deepEqual(JSON.parse(rows[i]!.body).head, { seq: rows[i - 1]!.seq, hash: rows[i - 1]!.hash });
   const r = await verifyAudit({ db, recordingsDir: null, witness: null, publicKey: await loadAuditPublicKey(path.join(dir, 'data')) });
   assert.equal(r.ok, true, JSON.stringify(r.problems));
   db.close();
 });
 
-test('a checkpoint that cannot be written alone is not retried in a loop: it is signed again after the next batch', async (t) => {
+test('a transaction that fails rejects its appends and the checkpoint asked with them; the next one works', async (t) => {
   const dir = tmpDir(t);
   const db = newStore(dir);
   const log = await openLog(db, dir, { checkpointEvery: 2 });
   let failures = 0;
-  const calls = spySink(log, (batch, checkpoint) => {
-    if (checkpoint && batch.length === 0 && failures === 0) {
-      failures++;
-      throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' });
-    }
+  const writes = spySink(log, () => {
+    if (failures++ === 0) throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' });
   });
-  await Promise.all([log.append({ type: 'a' }), log.append({ type: 'b' })]);
-  await new Promise((r) => setTimeout(r, 50)); // the pump has given up on the lone checkpoint by now
-  assert.equal(calls.writes.length, 2, 'one failed attempt, no retry loop');
-  await log.append({ type: 'c' }); // 3 events since the last checkpoint: the head (3) is signed now
+  const first = [log.append({ type: 'a' }), log.append({ type: 'b' }), log.checkpoint()];
+  const settled = await Promise.allSettled(first);
+  assert.deepEqual(settled.map((s) => s.status), ['rejected', 'rejected', 'rejected']);
+  for (const s of settled) assert.ok((s as PromiseRejectedResult).reason instanceof AuditWriteError);
+  assert.equal(writes.length, 1, 'no retry loop');
+  await log.append({ type: 'c' });
+  await log.append({ type: 'd' }); // the 2nd event since the last checkpoint: signed in this transaction
   await log.close();
   const rows = db.prepare('SELECT seq, type, body FROM audit_events ORDER BY seq').all() as Row[];
-  assert.deepEqual(rows.map((r) => r.type), ['a', 'b', 'c', 'checkpoint']);
-  assert.equal(JSON.parse(rows[3]!.body).head.seq, 3);
+  assert.deepEqual(rows.map((r) => r.type), ['c', 'd', 'checkpoint']);
+  assert.equal(JSON.parse(rows[2]!.body).head.seq, 2);
   const r = await verifyAudit({ db, recordingsDir: null, witness: null, publicKey: await loadAuditPublicKey(path.join(dir, 'data')) });
   assert.equal(r.ok, true, JSON.stringify(r.problems));
   db.close();
