@@ -43,6 +43,12 @@ type Item =
   | (PendingEvent & { kind: 'event'; resolve(v: { seq: number; hash: string }): void; reject(e: unknown): void })
   | { kind: 'checkpoint'; resolve(): void; reject(e: unknown): void };
 
+/**
+ * Events per transaction at most: a long backlog is written in several commits, so that no one
+ * transaction holds the store's write lock (or, written in place, the event loop) for long.
+ */
+export const MAX_BATCH = 1000;
+
 /** Fields the log itself assigns. */
 const RESERVED = new Set(['seq', 'ts']);
 
@@ -187,10 +193,10 @@ export class AuditLog {
         // them (signed in the transaction, every N events), and one more for the head when a
         // checkpoint was asked for (several requests in a row need only one signature).
         let n = 0;
-        while (n < this.queue.length && this.queue[n]!.kind === 'event') n++;
+        while (n < this.queue.length && n < MAX_BATCH && this.queue[n]!.kind === 'event') n++;
         const events = this.queue.splice(0, n) as Extract<Item, { kind: 'event' }>[];
         const markers: Extract<Item, { kind: 'checkpoint' }>[] = [];
-        while (this.queue[0]?.kind === 'checkpoint') markers.push(this.queue.shift() as (typeof markers)[number]);
+        while (n < MAX_BATCH && this.queue[0]?.kind === 'checkpoint') markers.push(this.queue.shift() as (typeof markers)[number]);
         await this.writeBatch(events, markers);
       }
     } finally {

@@ -9,6 +9,7 @@ import { compactVerify, importJWK } from 'jose';
 import { AuditWriteError } from '../../src/errors.js';
 import { openStore } from '../../src/store/open-store.js';
 import { AuditLog, canonicalize, chainHash, GENESIS_HASH, loadAuditPublicKey, verifyAudit, SIGNING_KEY_FILE } from '../../src/audit/index.js';
+import { MAX_BATCH } from '../../src/audit/audit-log.js';
 import type { EventSink, WriteOptions } from '../../src/audit/event-writer.js';
 import { auditOptions, memoryLogger, newStore, openLog, storeFile, tmpDir } from './helpers.js';
 
@@ -168,6 +169,23 @@ test('a burst that crosses checkpoint boundaries is one transaction: its checkpo
   assert.deepEqual(lines.map((l) => l.seq), [5, 11, 17, 20]);
   const r = await verifyAudit({ db, recordingsDir: null, witness, publicKey: await loadAuditPublicKey(path.join(dir, 'data')) });
   assert.deepEqual([r.ok, r.checkpoints, r.events], [true, 4, 21]);
+  db.close();
+});
+
+test('a backlog longer than MAX_BATCH is written in several transactions, in order', async (t) => {
+  const dir = tmpDir(t);
+  const db = newStore(dir);
+  const log = await openLog(db, dir, { checkpointEvery: 400 });
+  const writes = spySink(log);
+  const links = await Promise.all(Array.from({ length: MAX_BATCH + 300 }, (_, i) => log.append({ type: 'command.result', i })));
+  assert.deepEqual(writes, [
+    { events: MAX_BATCH, force: false },
+    { events: 300, force: false },
+  ]);
+  for (let i = 1; i < links.length; i++) assert.ok(links[i]!.seq > links[i - 1]!.seq);
+  await log.close();
+  const r = await verifyAudit({ db, recordingsDir: null, witness: null, publicKey: await loadAuditPublicKey(path.join(dir, 'data')) });
+  assert.deepEqual([r.ok, r.checkpoints, r.events], [true, 4, MAX_BATCH + 300 + 4]);
   db.close();
 });
 
