@@ -1,7 +1,7 @@
 import { chmodSync, closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { calculateJwkThumbprint, importJWK, type CryptoKey, type JWK } from 'jose';
+import { calculateJwkThumbprint, type JWK } from 'jose';
 import { ed25519PrivateJwk, newEd25519Key } from '../util/new-ed25519-key.js';
 
 /** A JSON Web Key (jose's JWK; the DOM's JsonWebKey is not in this project's lib). */
@@ -12,8 +12,7 @@ export const SIGNING_KEY_FILE = 'audit-signing-key.json';
 
 export interface AuditSigningKey {
   readonly kid: string;
-  readonly privateKey: CryptoKey | Uint8Array;
-  /** The private JWK itself, for the signer inside the writer's transactions (and its thread). Never logged. */
+  /** The private JWK, for the checkpoint signer inside the writer's transactions (and its thread). Never logged. */
   readonly privateJwk: Ed25519PrivateJwk;
   readonly publicJwk: JsonWebKey;
 }
@@ -52,8 +51,7 @@ export async function loadOrCreateSigningKey(dataDir: string, logger?: Logger): 
   }
   const publicJwk = publicPart(jwk);
   const kid = (publicJwk as { kid: string }).kid;
-  const privateKey = await importJWK({ kty: jwk.kty, crv: jwk.crv, x: jwk.x, d: jwk.d }, 'EdDSA');
-  return { kid, privateKey, privateJwk: { kty: 'OKP', crv: 'Ed25519', x: jwk.x, d: jwk.d }, publicJwk };
+  return { kid, privateJwk: { kty: 'OKP', crv: 'Ed25519', x: jwk.x, d: jwk.d }, publicJwk };
 }
 
 /** The checkpoint public key (no private part), as `shellgate audit pubkey` prints it. */
