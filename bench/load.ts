@@ -175,10 +175,15 @@ export async function runLoad(opts: {
   const cpu1 = cpuAt();
   const perCommand = (seconds: number | null) => (seconds === null || latencies.length === 0 ? null : round((seconds * 1000) / latencies.length, 3));
   const agentsUs = process.cpuUsage(cpu0.agents);
+  const used = (k: 'measured' | 'measuredMain' | 'upstream') => {
+    const a = cpu0[k];
+    const b = cpu1[k];
+    return a !== null && b !== null ? b - a : null;
+  };
   const cpu = {
-    measuredMsPerCommand: perCommand(cpu1.measured !== null && cpu0.measured !== null ? cpu1.measured - cpu0.measured : null),
-    measuredMainThreadMsPerCommand: perCommand(cpu1.measuredMain !== null && cpu0.measuredMain !== null ? cpu1.measuredMain - cpu0.measuredMain : null),
-    upstreamMsPerCommand: perCommand(cpu1.upstream !== null && cpu0.upstream !== null ? cpu1.upstream - cpu0.upstream : null),
+    measuredMsPerCommand: perCommand(used('measured')),
+    measuredMainThreadMsPerCommand: perCommand(used('measuredMain')),
+    upstreamMsPerCommand: perCommand(used('upstream')),
     agentsMsPerCommand: perCommand((agentsUs.user + agentsUs.system) / 1e6) ?? NaN,
     machineBusyPct: round((100 * (cpu1.machine.busy - cpu0.machine.busy)) / Math.max(1e-9, cpu1.machine.total - cpu0.machine.total), 1),
   };

@@ -107,9 +107,12 @@ export class EventWriter {
     let since = opts.since;
     this.db
       .transaction(() => {
-        let head = this.head();
+        const head = this.head();
         let seq = head ? head.seq : 0;
         let prev = head ? head.hash : GENESIS_HASH;
+        // The head's ts and type as the batch moves it (undefined: the log is empty).
+        let lastTs = head?.ts;
+        let lastType = head?.type;
         const checkpoint = (ts: string) => {
           const jws = this.sign({ seq, hash: prev, ts });
           checkpoints.push({ seq, hash: prev, jws });
@@ -120,7 +123,7 @@ export class EventWriter {
           seq += 1;
           prev = hash;
           since = 0;
-          head = { seq, hash, ts: at, type: 'checkpoint' };
+          lastType = 'checkpoint';
         };
         for (const item of batch) {
           seq += 1;
@@ -129,11 +132,14 @@ export class EventWriter {
           this.insertStmt.run(seq, item.ts, item.type, body, prev, hash);
           links.push({ seq, hash });
           prev = hash;
-          head = { seq, hash, ts: item.ts, type: item.type };
+          lastTs = item.ts;
+          lastType = item.type;
           if (++since >= opts.every) checkpoint(item.ts);
         }
-        if (opts.force && head && head.type !== 'checkpoint') checkpoint(head.ts);
-        else if (opts.force && head) since = 0; // already signed
+        if (opts.force && lastTs !== undefined) {
+          if (lastType !== 'checkpoint') checkpoint(lastTs);
+          else since = 0; // already signed
+        }
       })
       .immediate();
     return { links, checkpoints, since };
