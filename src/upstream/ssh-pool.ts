@@ -11,10 +11,19 @@ import type { ExitInfo, PtyRequest, UpstreamProcess } from './types.js';
 
 interface PooledConnection {
   client: ClientT;
-  ready: Promise<void>;
+  /** Authenticated: channels can be opened on it now. */
+  ready: boolean;
+  /** Channels open or reserved on it (reserved: waiting for its handshake). */
   channels: number;
   closed: boolean;
   idleTimer: NodeJS.Timeout | null;
+}
+
+/** A channel waiting for the handshake of the connection it reserved a slot on. */
+interface Waiter {
+  conn: PooledConnection;
+  resolve: (conn: PooledConnection) => void;
+  reject: (err: Error) => void;
 }
 
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -24,9 +33,16 @@ const CONNECT_TIMEOUT_MS = 10_000;
  * target (each carries at most `maxChannelsPerConnection`: OpenSSH's MaxSessions
  * defaults to 10) and closed after an idle period. The upstream host key is pinned:
  * a mismatch refuses the connection before any credential is sent.
+ *
+ * When every slot is taken, a channel reserves one on a new connection; if a slot frees on
+ * an authenticated connection before that handshake ends, the oldest such waiter takes it
+ * (a command lasts milliseconds, a handshake on a busy machine hundreds), and the new
+ * connection, once up, serves whatever is still reserved on it or idles.
  */
 export class SshPool {
   private pools = new Map<string, PooledConnection[]>();
+  /** Per target, in arrival order: channels waiting for a connection's handshake. */
+  private waiting = new Map<string, Waiter[]>();
 
   constructor(
     private readonly vault: Vault | null,
@@ -48,7 +64,7 @@ export class SshPool {
     if (!this.vault) throw new UpstreamError('no vault master key configured: ssh targets need vault credentials');
     const cred = this.vault.get(target.credential);
     const client = new Client();
-    const conn: PooledConnection = { client, ready: Promise.resolve(), channels: 0, closed: false, idleTimer: null };
+    const conn: PooledConnection = { client, ready: false, channels: 0, closed: false, idleTimer: null };
     let presented: string | null = null;
     const cfg: ConnectConfig = {
       host: target.host,
@@ -64,44 +80,67 @@ export class SshPool {
       },
       ...(cred.kind === 'private-key' ? { privateKey: cred.value } : { password: cred.value.toString('utf8') }),
     };
-    conn.ready = new Promise<void>((resolve, reject) => {
-      client.once('ready', () => {
-        // Nagle + delayed ACK would add ~40 ms to every small exchange (ssh2 leaves it on).
-        client.setNoDelay(true);
-        resolve();
-      });
-      client.once('error', (err: Error & { level?: string }) => {
-        if (presented) {
-          this.log.error({ target: target.name, expected: target.hostKey, presented }, 'upstream host key mismatch: refusing the target');
-          reject(new HostKeyMismatchError(`host key of target ${target.name} does not match the pinned fingerprint`));
-        } else {
-          reject(new UpstreamError(`target ${target.name} unreachable: ${err.message}`));
-        }
-      });
+    client.once('ready', () => {
+      // Nagle + delayed ACK would add ~40 ms to every small exchange (ssh2 leaves it on).
+      client.setNoDelay(true);
+      conn.ready = true;
+      if (conn.closed) return;
+      this.settleWaiters(target.name, conn, (w) => w.resolve(conn));
+      if (conn.channels === 0) this.idleLater(target, conn);
     });
-    conn.ready.catch(() => undefined);
+    client.once('error', (err: Error & { level?: string }) => {
+      if (conn.ready) return;
+      let failure: Error;
+      if (presented) {
+        this.log.error({ target: target.name, expected: target.hostKey, presented }, 'upstream host key mismatch: refusing the target');
+        failure = new HostKeyMismatchError(`host key of target ${target.name} does not match the pinned fingerprint`);
+      } else {
+        failure = new UpstreamError(`target ${target.name} unreachable: ${err.message}`);
+      }
+      this.fail(target.name, conn, failure);
+    });
     client.on('error', () => undefined);
     client.on('close', () => {
-      conn.closed = true;
-      this.drop(target.name, conn);
+      this.fail(target.name, conn, new UpstreamError(`target ${target.name} closed the connection during its handshake`));
     });
     client.connect(cfg);
     coalesceWrites((client as unknown as { _sock?: Socket })._sock); // created by connect()
     return conn;
   }
 
-  private drop(name: string, conn: PooledConnection): void {
+  /** The connection is gone (or never came up): channels still waiting for it fail with `err`. */
+  private fail(name: string, conn: PooledConnection, err: Error): void {
+    conn.closed = true;
     const list = this.pools.get(name);
-    if (!list) return;
-    const i = list.indexOf(conn);
-    if (i >= 0) list.splice(i, 1);
+    const i = list ? list.indexOf(conn) : -1;
+    if (i >= 0) list!.splice(i, 1);
     if (conn.idleTimer) clearTimeout(conn.idleTimer);
+    this.settleWaiters(name, conn, (w) => w.reject(err));
   }
 
-  private async acquire(target: SshTargetConfig): Promise<PooledConnection> {
-    const list = this.pools.get(target.name) ?? [];
-    this.pools.set(target.name, list);
-    let conn = list.find((c) => !c.closed && c.channels < target.maxChannelsPerConnection);
+  private settleWaiters(name: string, conn: PooledConnection, settle: (w: Waiter) => void): void {
+    const queue = this.waiting.get(name);
+    if (!queue?.length) return;
+    const mine = queue.filter((w) => w.conn === conn);
+    if (!mine.length) return;
+    this.waiting.set(name, queue.filter((w) => w.conn !== conn));
+    for (const w of mine) settle(w);
+  }
+
+  private idleLater(target: SshTargetConfig, conn: PooledConnection): void {
+    conn.idleTimer = setTimeout(() => {
+      conn.closed = true;
+      this.fail(target.name, conn, new UpstreamError(`target ${target.name}: idle connection closed`));
+      conn.client.end();
+    }, this.idleMs);
+    conn.idleTimer.unref();
+  }
+
+  private acquire(target: SshTargetConfig): Promise<PooledConnection> {
+    let list = this.pools.get(target.name);
+    if (!list) this.pools.set(target.name, (list = []));
+    const free = (c: PooledConnection) => !c.closed && c.channels < target.maxChannelsPerConnection;
+    let conn = list.find((c) => c.ready && free(c)) ?? list.find(free);
     if (!conn) {
       conn = this.connect(target);
       list.push(conn);
@@ -111,26 +150,29 @@ export class SshPool {
       clearTimeout(conn.idleTimer);
       conn.idleTimer = null;
     }
-    try {
-      await conn.ready;
-    } catch (err) {
-      conn.closed = true;
-      this.drop(target.name, conn);
-      throw err;
-    }
-    return conn;
+    if (conn.ready) return Promise.resolve(conn);
+    const reserved = conn;
+    return new Promise((resolve, reject) => {
+      let queue = this.waiting.get(target.name);
+      if (!queue) this.waiting.set(target.name, (queue = []));
+      queue.push({ conn: reserved, resolve, reject });
+    });
   }
 
   private release(target: SshTargetConfig, conn: PooledConnection): void {
     conn.channels--;
-    if (conn.channels === 0 && !conn.closed) {
-      conn.idleTimer = setTimeout(() => {
-        conn.closed = true;
-        this.drop(target.name, conn);
-        conn.client.end();
-      }, this.idleMs);
-      conn.idleTimer.unref();
+    if (conn.closed || !conn.ready) return;
+    // A slot freed on a live connection: the oldest channel still waiting for a handshake
+    // takes it, and gives back the slot it had reserved there.
+    const w = this.waiting.get(target.name)?.shift();
+    if (w) {
+      w.conn.channels--;
+      w.conn = conn;
+      conn.channels++;
+      w.resolve(conn);
+      return;
     }
+    if (conn.channels === 0) this.idleLater(target, conn);
   }
 
   /** Open an exec (command) or a shell (command null) channel on the target. */

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import { startSshd } from '../helpers/sshd.js';
 import { startGateway } from '../helpers/gateway.js';
 import { connectAgent, execOn } from '../helpers/ssh2-agent.js';
@@ -41,6 +42,90 @@ test('upstream connections are pooled (at most maxChannels each) and closed when
     agent.end();
   } finally {
     await gw.stop();
+    await sshd.stop();
+  }
+});
+
+/**
+ * A loopback TCP relay to `port` that holds the `holdNth` connection (accepted, nothing
+ * forwarded) until `release()`: an upstream handshake that takes as long as we like.
+ */
+async function holdingRelay(port: number, holdNth: number) {
+  let n = 0;
+  let open = 0;
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  const server = net.createServer((sock) => {
+    const nth = ++n;
+    open++;
+    sock.once('close', () => open--);
+    sock.on('error', () => undefined);
+    sock.pause();
+    const forward = () => {
+      const up = net.connect(port, '127.0.0.1');
+      up.on('error', () => sock.destroy());
+      sock.on('close', () => up.destroy());
+      up.on('close', () => sock.destroy());
+      sock.pipe(up).pipe(sock);
+      sock.resume();
+    };
+    if (nth === holdNth) void released.then(forward);
+    else forward();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    accepted: () => n,
+    open: () => open,
+    release,
+    close: () => server.close(),
+  };
+}
+
+test('a channel waiting for a new upstream connection takes a slot freed on a live one first', async () => {
+  const sshd = await startSshd();
+  const relay = await holdingRelay(sshd.port, 2);
+  const gw = await startGateway({
+    sshd,
+    topYaml: 'limits:\n  upstreamIdle: 1500ms\n',
+    extraYaml: `  held:\n    host: 127.0.0.1\n    port: ${relay.port}\n    user: ${sshd.user}\n    credential: web-key\n    hostKey: "${sshd.hostKeyFingerprint}"\n    policy: test\n    maxChannels: 1\n`,
+  });
+  // Never hang the suite: the held handshake is let go after 8 s at the latest.
+  let heldUntilEnd = true;
+  const failsafe = setTimeout(() => {
+    heldUntilEnd = false;
+    relay.release();
+  }, 8000);
+  try {
+    const agent = await connectAgent(gw.sshPort, 'held', await gw.token());
+    // One slot per upstream connection: A takes the first connection's.
+    const a = execOn(agent, 'sleep 1');
+    while (relay.accepted() < 1) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 300));
+    // B finds no free slot: a second connection is started, and its handshake is held.
+    const b = execOn(agent, 'echo b');
+    while (relay.accepted() < 2) await new Promise((r) => setTimeout(r, 20));
+    const rb = await b;
+    const bWhileHeld = heldUntilEnd;
+    assert.equal(rb.stdout, 'b\n');
+    assert.equal(rb.code, 0);
+    assert.equal((await a).code, 0);
+    assert.ok(bWhileHeld, 'B waited for the held handshake instead of taking the slot A freed');
+    assert.equal(relay.accepted(), 2);
+    // The second connection comes up with nothing reserved on it and is closed when idle,
+    // as is the first.
+    relay.release();
+    const until = Date.now() + 8000;
+    while (relay.open() > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(relay.open(), 0, 'idle upstream connections were not closed');
+    // The target still serves commands afterwards.
+    assert.equal((await execOn(agent, 'echo again')).stdout, 'again\n');
+    agent.end();
+  } finally {
+    clearTimeout(failsafe);
+    relay.release();
+    await gw.stop();
+    relay.close();
     await sshd.stop();
   }
 });
