@@ -19,9 +19,12 @@ interface PooledConnection {
   idleTimer: NodeJS.Timeout | null;
 }
 
-/** A channel waiting for the handshake of the connection it reserved a slot on. */
+/**
+ * A channel waiting for a slot: reserved on a connection still in its handshake (`conn`), or,
+ * while MAX_CONNECTING handshakes are already under way, on none yet (`conn` null).
+ */
 interface Waiter {
-  conn: PooledConnection;
+  conn: PooledConnection | null;
   resolve: (conn: PooledConnection) => void;
   reject: (err: Error) => void;
 }
@@ -29,20 +32,35 @@ interface Waiter {
 const CONNECT_TIMEOUT_MS = 10_000;
 
 /**
+ * Handshakes under way to one target at a time, at most. OpenSSH's MaxStartups (default
+ * 10:30:100) starts dropping connections beyond 10 unauthenticated ones, and on a busy
+ * gateway every handshake takes CPU from the commands that are waiting (about 4 ms on each
+ * side for ssh2 on loopback): a burst of channels waits for slots rather than opening a
+ * connection each ten of them.
+ */
+export const MAX_CONNECTING = 4;
+
+/** Attempts at opening a session channel the upstream refuses (see SshPool.open). */
+const OPEN_ATTEMPTS = 4;
+
+/**
  * ssh2 client connections to SSH targets, reused across agent channels of the same
  * target (each carries at most `maxChannelsPerConnection`: OpenSSH's MaxSessions
  * defaults to 10) and closed after an idle period. The upstream host key is pinned:
  * a mismatch refuses the connection before any credential is sent.
  *
- * When every slot is taken, a channel reserves one on a new connection; if a slot frees on
- * an authenticated connection before that handshake ends, the oldest such waiter takes it
- * (a command lasts milliseconds, a handshake on a busy machine hundreds), and the new
- * connection, once up, serves whatever is still reserved on it or idles.
+ * When every slot is taken, a channel reserves one on a new connection (at most
+ * MAX_CONNECTING in their handshake at once; beyond that it waits in line). Channels waiting
+ * are served in arrival order by the first slot that frees on an authenticated connection
+ * (a command lasts milliseconds, a handshake on a busy machine hundreds), or by their
+ * connection's handshake if that comes first; a new connection that finds nothing left
+ * reserved on it idles.
  */
 export class SshPool {
   private pools = new Map<string, PooledConnection[]>();
-  /** Per target, in arrival order: channels waiting for a connection's handshake. */
+  /** Per target, in arrival order: channels waiting for a slot. */
   private waiting = new Map<string, Waiter[]>();
+  private closing = false;
 
   constructor(
     private readonly vault: Vault | null,
@@ -86,6 +104,8 @@ export class SshPool {
       conn.ready = true;
       if (conn.closed) return;
       this.settleWaiters(target.name, conn, (w) => w.resolve(conn));
+      this.reserveOn(target, conn);
+      this.pump(target);
       if (conn.channels === 0) this.idleLater(target, conn);
     });
     client.once('error', (err: Error & { level?: string }) => {
@@ -97,28 +117,72 @@ export class SshPool {
       } else {
         failure = new UpstreamError(`target ${target.name} unreachable: ${err.message}`);
       }
-      this.fail(target.name, conn, failure);
+      this.fail(target, conn, failure);
     });
     client.on('error', () => undefined);
     client.on('close', () => {
-      this.fail(target.name, conn, new UpstreamError(`target ${target.name} closed the connection during its handshake`));
+      this.fail(target, conn, new UpstreamError(`target ${target.name} closed the connection during its handshake`));
     });
     client.connect(cfg);
     coalesceWrites((client as unknown as { _sock?: Socket })._sock); // created by connect()
     return conn;
   }
 
-  /** The connection is gone (or never came up): channels still waiting for it fail with `err`. */
-  private fail(name: string, conn: PooledConnection, err: Error): void {
+  /** The connection is gone (or never came up): channels reserved on it fail with `err`. */
+  private fail(target: SshTargetConfig, conn: PooledConnection, err: Error): void {
     conn.closed = true;
-    const list = this.pools.get(name);
+    const list = this.pools.get(target.name);
     const i = list ? list.indexOf(conn) : -1;
     if (i >= 0) list!.splice(i, 1);
     if (conn.idleTimer) clearTimeout(conn.idleTimer);
-    this.settleWaiters(name, conn, (w) => w.reject(err));
+    this.settleWaiters(target.name, conn, (w) => w.reject(err));
+    this.pump(target);
   }
 
-  private settleWaiters(name: string, conn: PooledConnection, settle: (w: Waiter) => void): void {
+  /** Give `conn`'s free slots to channels waiting on no connection (resolved at once if it is up). */
+  private reserveOn(target: SshTargetConfig, conn: PooledConnection): void {
+    const queue = this.waiting.get(target.name);
+    if (!queue?.length || conn.closed) return;
+    const served: Waiter[] = [];
+    for (const w of queue) {
+      if (conn.channels >= target.maxChannelsPerConnection) break;
+      if (w.conn !== null) continue;
+      w.conn = conn;
+      conn.channels++;
+      if (conn.idleTimer) {
+        clearTimeout(conn.idleTimer);
+        conn.idleTimer = null;
+      }
+      if (conn.ready) served.push(w);
+    }
+    if (!served.length) return;
+    this.waiting.set(target.name, queue.filter((w) => !served.includes(w)));
+    for (const w of served) w.resolve(conn);
+  }
+
+  /** Channels waiting on no connection: start handshakes for them, up to MAX_CONNECTING. */
+  private pump(target: SshTargetConfig): void {
+    const queue = this.waiting.get(target.name);
+    if (!queue?.some((w) => w.conn === null)) return;
+    if (this.closing) {
+      this.settleWaiters(target.name, null, (w) => w.reject(new UpstreamError('gateway shutting down')));
+      return;
+    }
+    const list = this.pools.get(target.name)!;
+    while (queue.some((w) => w.conn === null) && list.filter((c) => !c.ready && !c.closed).length < MAX_CONNECTING) {
+      let conn: PooledConnection;
+      try {
+        conn = this.connect(target);
+      } catch (err) {
+        this.settleWaiters(target.name, null, (w) => w.reject(err as Error));
+        return;
+      }
+      list.push(conn);
+      this.reserveOn(target, conn);
+    }
+  }
+
+  private settleWaiters(name: string, conn: PooledConnection | null, settle: (w: Waiter) => void): void {
     const queue = this.waiting.get(name);
     if (!queue?.length) return;
     const mine = queue.filter((w) => w.conn === conn);
@@ -130,7 +194,7 @@ export class SshPool {
   private idleLater(target: SshTargetConfig, conn: PooledConnection): void {
     conn.idleTimer = setTimeout(() => {
       conn.closed = true;
-      this.fail(target.name, conn, new UpstreamError(`target ${target.name}: idle connection closed`));
+      this.fail(target, conn, new UpstreamError(`target ${target.name}: idle connection closed`));
       conn.client.end();
     }, this.idleMs);
     conn.idleTimer.unref();
@@ -140,17 +204,19 @@ export class SshPool {
     let list = this.pools.get(target.name);
     if (!list) this.pools.set(target.name, (list = []));
     const free = (c: PooledConnection) => !c.closed && c.channels < target.maxChannelsPerConnection;
-    let conn = list.find((c) => c.ready && free(c)) ?? list.find(free);
-    if (!conn) {
+    let conn = list.find((c) => c.ready && free(c)) ?? list.find(free) ?? null;
+    if (!conn && list.filter((c) => !c.ready && !c.closed).length < MAX_CONNECTING) {
       conn = this.connect(target);
       list.push(conn);
     }
-    conn.channels++;
-    if (conn.idleTimer) {
-      clearTimeout(conn.idleTimer);
-      conn.idleTimer = null;
+    if (conn) {
+      conn.channels++;
+      if (conn.idleTimer) {
+        clearTimeout(conn.idleTimer);
+        conn.idleTimer = null;
+      }
+      if (conn.ready) return Promise.resolve(conn);
     }
-    if (conn.ready) return Promise.resolve(conn);
     const reserved = conn;
     return new Promise((resolve, reject) => {
       let queue = this.waiting.get(target.name);
@@ -162,38 +228,56 @@ export class SshPool {
   private release(target: SshTargetConfig, conn: PooledConnection): void {
     conn.channels--;
     if (conn.closed || !conn.ready) return;
-    // A slot freed on a live connection: the oldest channel still waiting for a handshake
-    // takes it, and gives back the slot it had reserved there.
+    // A slot freed on a live connection: the oldest channel waiting takes it, and gives back
+    // the slot it had reserved on a connection still in its handshake (for the next in line).
     const w = this.waiting.get(target.name)?.shift();
     if (w) {
-      w.conn.channels--;
+      const had = w.conn;
+      if (had) had.channels--;
       w.conn = conn;
       conn.channels++;
       w.resolve(conn);
+      if (had) this.reserveOn(target, had);
       return;
     }
     if (conn.channels === 0) this.idleLater(target, conn);
   }
 
-  /** Open an exec (command) or a shell (command null) channel on the target. */
+  /**
+   * Open an exec (command) or a shell (command null) channel on the target.
+   *
+   * A session channel the upstream refuses to open (SSH_MSG_CHANNEL_OPEN_FAILURE, RFC 4254
+   * §5.1) is tried again, up to OPEN_ATTEMPTS times in all: nothing ran, since the command is
+   * only sent on an open channel (a refused exec request is not retried). OpenSSH frees a
+   * session slot a little after the channel's close, so a slot this pool reuses at once can
+   * still be taken there (MaxSessions; sshd answers "open failed").
+   */
   async open(target: SshTargetConfig, command: string | null, opts: { pty: PtyRequest | null; env: Record<string, string> }): Promise<UpstreamProcess> {
-    const conn = await this.acquire(target);
-    let channel: ClientChannel;
-    try {
-      channel = await new Promise<ClientChannel>((resolve, reject) => {
-        const cb = (err: Error | undefined, ch: ClientChannel) => (err ? reject(err) : resolve(ch));
-        const pty = opts.pty ? { term: opts.pty.term, rows: opts.pty.rows, cols: opts.pty.cols, width: opts.pty.width, height: opts.pty.height } : undefined;
-        if (command === null) conn.client.shell(pty ?? false, { env: opts.env }, cb);
-        else conn.client.exec(command, { pty: pty ?? false, env: opts.env }, cb);
-      });
-    } catch (err) {
-      this.release(target, conn);
-      throw new UpstreamError(`target ${target.name} refused the channel: ${(err as Error).message}`);
+    for (let attempt = 1; ; attempt++) {
+      const conn = await this.acquire(target);
+      let channel: ClientChannel;
+      try {
+        channel = await new Promise<ClientChannel>((resolve, reject) => {
+          const cb = (err: Error | undefined, ch: ClientChannel) => (err ? reject(err) : resolve(ch));
+          const pty = opts.pty ? { term: opts.pty.term, rows: opts.pty.rows, cols: opts.pty.cols, width: opts.pty.width, height: opts.pty.height } : undefined;
+          if (command === null) conn.client.shell(pty ?? false, { env: opts.env }, cb);
+          else conn.client.exec(command, { pty: pty ?? false, env: opts.env }, cb);
+        });
+      } catch (err) {
+        this.release(target, conn);
+        const reason = (err as { reason?: unknown }).reason;
+        if (typeof reason === 'number' && attempt < OPEN_ATTEMPTS) {
+          await new Promise((r) => setTimeout(r, attempt * 5));
+          continue;
+        }
+        throw new UpstreamError(`target ${target.name} refused the channel: ${(err as Error).message}`);
+      }
+      return wrapChannel(channel, () => this.release(target, conn));
     }
-    return wrapChannel(channel, () => this.release(target, conn));
   }
 
   closeAll(): void {
+    this.closing = true;
     for (const list of this.pools.values()) for (const c of list.splice(0)) {
       c.closed = true;
       if (c.idleTimer) clearTimeout(c.idleTimer);

@@ -47,10 +47,10 @@ test('upstream connections are pooled (at most maxChannels each) and closed when
 });
 
 /**
- * A loopback TCP relay to `port` that holds the `holdNth` connection (accepted, nothing
- * forwarded) until `release()`: an upstream handshake that takes as long as we like.
+ * A loopback TCP relay to `port` that holds the connections `hold(nth)` picks (accepted,
+ * nothing forwarded) until `release()`: upstream handshakes that take as long as we like.
  */
-async function holdingRelay(port: number, holdNth: number) {
+async function holdingRelay(port: number, hold: (nth: number) => boolean) {
   let n = 0;
   let open = 0;
   let release!: () => void;
@@ -69,7 +69,7 @@ async function holdingRelay(port: number, holdNth: number) {
       sock.pipe(up).pipe(sock);
       sock.resume();
     };
-    if (nth === holdNth) void released.then(forward);
+    if (hold(nth)) void released.then(forward);
     else forward();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -84,7 +84,7 @@ async function holdingRelay(port: number, holdNth: number) {
 
 test('a channel waiting for a new upstream connection takes a slot freed on a live one first', async () => {
   const sshd = await startSshd();
-  const relay = await holdingRelay(sshd.port, 2);
+  const relay = await holdingRelay(sshd.port, (nth) => nth === 2);
   const gw = await startGateway({
     sshd,
     topYaml: 'limits:\n  upstreamIdle: 1500ms\n',
@@ -130,9 +130,60 @@ test('a channel waiting for a new upstream connection takes a slot freed on a li
   }
 });
 
+test('at most four upstream handshakes to a target at once; channels beyond wait their turn', async () => {
+  const sshd = await startSshd();
+  let releasedAll = false;
+  const relay = await holdingRelay(sshd.port, () => !releasedAll);
+  const gw = await startGateway({
+    sshd,
+    topYaml: 'limits:\n  maxChannelsPerConnection: 20\n',
+    extraYaml: `  held:\n    host: 127.0.0.1\n    port: ${relay.port}\n    user: ${sshd.user}\n    credential: web-key\n    hostKey: "${sshd.hostKeyFingerprint}"\n    policy: test\n    maxChannels: 2\n`,
+  });
+  try {
+    const agent = await connectAgent(gw.sshPort, 'held', await gw.token());
+    // Twelve channels at once, two per upstream connection: six connections would be needed,
+    // but while the handshakes hang only four are started.
+    const runs = Array.from({ length: 12 }, (_, i) => execOn(agent, `echo ${i}`));
+    while (relay.accepted() < 4) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(relay.accepted(), 4);
+    releasedAll = true;
+    relay.release();
+    const res = await Promise.all(runs);
+    assert.deepEqual(res.map((r) => r.stdout), Array.from({ length: 12 }, (_, i) => `${i}\n`));
+    assert.ok(res.every((r) => r.code === 0));
+    // Every channel was served, by the four and then by at most two more connections.
+    assert.ok(relay.accepted() >= 4 && relay.accepted() <= 6, `connections: ${relay.accepted()}`);
+    agent.end();
+  } finally {
+    relay.release();
+    await gw.stop();
+    relay.close();
+    await sshd.stop();
+  }
+});
+
+test('a burst of 150 channels on a cold pool: all run (sshd MaxStartups is never crossed)', async () => {
+  const sshd = await startSshd();
+  const gw = await startGateway({ sshd, topYaml: 'limits:\n  maxChannelsPerConnection: 200\n' });
+  try {
+    const agent = await connectAgent(gw.sshPort, 'web-1', await gw.token());
+    const res = await Promise.all(Array.from({ length: 150 }, (_, i) => execOn(agent, `echo ${i}`)));
+    const bad = res.map((r, i) => ({ i, ...r })).filter((r) => r.code !== 0 || r.stdout !== `${r.i}\n`);
+    assert.deepEqual(bad.slice(0, 3), [], `${bad.length} of 150 failed`);
+    agent.end();
+  } finally {
+    await gw.stop();
+    await sshd.stop();
+  }
+});
+
 test('a target that is down gives a clean error and exit 255, and the session is logged', async () => {
   const sshd = await startSshd();
-  const gw = await startGateway({ sshd });
+  const gw = await startGateway({
+    sshd,
+    extraYaml: `  narrow:\n    host: 127.0.0.1\n    port: ${sshd.port}\n    user: ${sshd.user}\n    credential: web-key\n    hostKey: "${sshd.hostKeyFingerprint}"\n    policy: test\n    maxChannels: 1\n`,
+  });
   try {
     await sshd.stop();
     const agent = await connectAgent(gw.sshPort, 'web-1', await gw.token());
@@ -142,6 +193,15 @@ test('a target that is down gives a clean error and exit 255, and the session is
     assert.equal(r.stdout, '');
     agent.end();
     await gw.waitForLog((l) => l.msg === 'upstream open failed');
+    // A burst beyond the handshakes allowed at once (one channel per connection): the channels
+    // that waited their turn fail the same way, none hangs.
+    const burst = await connectAgent(gw.sshPort, 'narrow', await gw.token());
+    const rs = await Promise.all(Array.from({ length: 9 }, () => execOn(burst, 'echo hello')));
+    for (const x of rs) {
+      assert.equal(x.code, 255);
+      assert.match(x.stderr, /^shellgate: target narrow unreachable: .*ECONNREFUSED.*$/m);
+    }
+    burst.end();
   } finally {
     await gw.stop();
   }
