@@ -43,6 +43,15 @@ export const MAX_CONNECTING = 4;
 /** Attempts at opening a session channel the upstream refuses (see SshPool.open). */
 const OPEN_ATTEMPTS = 4;
 
+/** One more channel on `conn` (open or reserved): it is no longer idle. */
+function take(conn: PooledConnection): void {
+  conn.channels++;
+  if (conn.idleTimer) {
+    clearTimeout(conn.idleTimer);
+    conn.idleTimer = null;
+  }
+}
+
 /**
  * ssh2 client connections to SSH targets, reused across agent channels of the same
  * target (each carries at most `maxChannelsPerConnection`: OpenSSH's MaxSessions
@@ -148,11 +157,7 @@ export class SshPool {
       if (conn.channels >= target.maxChannelsPerConnection) break;
       if (w.conn !== null) continue;
       w.conn = conn;
-      conn.channels++;
-      if (conn.idleTimer) {
-        clearTimeout(conn.idleTimer);
-        conn.idleTimer = null;
-      }
+      take(conn);
       if (conn.ready) served.push(w);
     }
     if (!served.length) return;
@@ -210,11 +215,7 @@ export class SshPool {
       list.push(conn);
     }
     if (conn) {
-      conn.channels++;
-      if (conn.idleTimer) {
-        clearTimeout(conn.idleTimer);
-        conn.idleTimer = null;
-      }
+      take(conn);
       if (conn.ready) return Promise.resolve(conn);
     }
     const reserved = conn;
@@ -235,7 +236,7 @@ export class SshPool {
       const had = w.conn;
       if (had) had.channels--;
       w.conn = conn;
-      conn.channels++;
+      take(conn);
       w.resolve(conn);
       if (had) this.reserveOn(target, had);
       return;
@@ -267,6 +268,7 @@ export class SshPool {
         this.release(target, conn);
         const reason = (err as { reason?: unknown }).reason;
         if (typeof reason === 'number' && attempt < OPEN_ATTEMPTS) {
+          this.log.debug({ target: target.name, attempt, reason }, 'upstream refused a session channel: trying again');
           await new Promise((r) => setTimeout(r, attempt * 5));
           continue;
         }
