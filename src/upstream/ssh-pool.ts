@@ -43,6 +43,13 @@ export const MAX_CONNECTING = 4;
 /** Attempts at opening a session channel the upstream refuses (see SshPool.open). */
 const OPEN_ATTEMPTS = 4;
 
+/** Connections of `list` still in their handshake. */
+function handshakes(list: PooledConnection[]): number {
+  let n = 0;
+  for (const c of list) if (!c.ready && !c.closed) n++;
+  return n;
+}
+
 /** One more channel on `conn` (open or reserved): it is no longer idle. */
 function take(conn: PooledConnection): void {
   conn.channels++;
@@ -148,21 +155,33 @@ export class SshPool {
     this.pump(target);
   }
 
-  /** Give `conn`'s free slots to channels waiting on no connection (resolved at once if it is up). */
+  /**
+   * Give `conn`'s free slots to the channels waiting, oldest first. On a live connection any of
+   * them takes one (giving back the slot it had reserved on a connection still in its
+   * handshake, for the next in line); on a connection in its handshake, only channels waiting
+   * on no connection reserve one.
+   */
   private reserveOn(target: SshTargetConfig, conn: PooledConnection): void {
     const queue = this.waiting.get(target.name);
     if (!queue?.length || conn.closed) return;
     const served: Waiter[] = [];
+    const givenBack = new Set<PooledConnection>();
     for (const w of queue) {
       if (conn.channels >= target.maxChannelsPerConnection) break;
-      if (w.conn !== null) continue;
+      if (w.conn === conn || (w.conn !== null && !conn.ready)) continue;
+      if (w.conn !== null) {
+        w.conn.channels--;
+        givenBack.add(w.conn);
+      }
       w.conn = conn;
       take(conn);
       if (conn.ready) served.push(w);
     }
-    if (!served.length) return;
-    this.waiting.set(target.name, queue.filter((w) => !served.includes(w)));
-    for (const w of served) w.resolve(conn);
+    if (served.length) {
+      this.waiting.set(target.name, queue.filter((w) => !served.includes(w)));
+      for (const w of served) w.resolve(conn);
+    }
+    for (const c of givenBack) this.reserveOn(target, c);
   }
 
   /** Channels waiting on no connection: start handshakes for them, up to MAX_CONNECTING. */
@@ -174,7 +193,7 @@ export class SshPool {
       return;
     }
     const list = this.pools.get(target.name)!;
-    while (queue.some((w) => w.conn === null) && list.filter((c) => !c.ready && !c.closed).length < MAX_CONNECTING) {
+    while (queue.some((w) => w.conn === null) && handshakes(list) < MAX_CONNECTING) {
       let conn: PooledConnection;
       try {
         conn = this.connect(target);
@@ -210,7 +229,7 @@ export class SshPool {
     if (!list) this.pools.set(target.name, (list = []));
     const free = (c: PooledConnection) => !c.closed && c.channels < target.maxChannelsPerConnection;
     let conn = list.find((c) => c.ready && free(c)) ?? list.find(free) ?? null;
-    if (!conn && list.filter((c) => !c.ready && !c.closed).length < MAX_CONNECTING) {
+    if (!conn && handshakes(list) < MAX_CONNECTING) {
       conn = this.connect(target);
       list.push(conn);
     }
@@ -229,18 +248,7 @@ export class SshPool {
   private release(target: SshTargetConfig, conn: PooledConnection): void {
     conn.channels--;
     if (conn.closed || !conn.ready) return;
-    // A slot freed on a live connection: the oldest channel waiting takes it, and gives back
-    // the slot it had reserved on a connection still in its handshake (for the next in line).
-    const w = this.waiting.get(target.name)?.shift();
-    if (w) {
-      const had = w.conn;
-      if (had) had.channels--;
-      w.conn = conn;
-      take(conn);
-      w.resolve(conn);
-      if (had) this.reserveOn(target, had);
-      return;
-    }
+    this.reserveOn(target, conn); // the slot goes to the oldest channel waiting, if any
     if (conn.channels === 0) this.idleLater(target, conn);
   }
 

@@ -130,6 +130,50 @@ test('a channel waiting for a new upstream connection takes a slot freed on a li
   }
 });
 
+test('a connection that comes up with a slot to spare serves the oldest channel waiting on another handshake', async () => {
+  const sshd = await startSshd();
+  const relay = await holdingRelay(sshd.port, (nth) => nth === 2);
+  const gw = await startGateway({
+    sshd,
+    extraYaml: `  held:\n    host: 127.0.0.1\n    port: ${relay.port}\n    user: ${sshd.user}\n    credential: web-key\n    hostKey: "${sshd.hostKeyFingerprint}"\n    policy: test\n    maxChannels: 2\n`,
+  });
+  const failsafe = setTimeout(() => relay.release(), 15_000);
+  try {
+    const agent = await connectAgent(gw.sshPort, 'held', await gw.token());
+    const until = async (n: number) => {
+      while (relay.accepted() < n) await new Promise((r) => setTimeout(r, 20));
+    };
+    // The first connection: two long commands fill it.
+    let longDone = false;
+    const long = Promise.all([execOn(agent, 'sleep 4'), execOn(agent, 'sleep 4')]).finally(() => (longDone = true));
+    await until(1);
+    await new Promise((r) => setTimeout(r, 500));
+    // C and D reserve the second connection, whose handshake is held.
+    const c = execOn(agent, 'echo c');
+    const d = execOn(agent, 'echo d');
+    await until(2);
+    await new Promise((r) => setTimeout(r, 200));
+    // E (long too) opens a third; it comes up with one slot to spare, which C takes at once.
+    const e = execOn(agent, 'sleep 4').finally(() => (longDone = true));
+    const rc = await c;
+    const cWhileHeld = !longDone;
+    assert.equal(rc.stdout, 'c\n');
+    assert.ok(cWhileHeld, 'C waited for the held handshake or for a long command to end');
+    assert.equal((await e).code, 0);
+    assert.equal(relay.accepted(), 3);
+    relay.release();
+    assert.equal((await d).stdout, 'd\n');
+    assert.ok((await long).every((r) => r.code === 0));
+    agent.end();
+  } finally {
+    clearTimeout(failsafe);
+    relay.release();
+    await gw.stop();
+    relay.close();
+    await sshd.stop();
+  }
+});
+
 test('at most four upstream handshakes to a target at once; channels beyond wait their turn', async () => {
   const sshd = await startSshd();
   let releasedAll = false;
