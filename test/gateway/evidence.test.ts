@@ -148,8 +148,11 @@ test('an agent that drops mid-command: the session ends in the log after the com
   try {
     const c = await connectAgent(gw.sshPort, 'local', await gw.token('agent-1', ['agents']));
     c.on('error', () => undefined);
-    c.exec('sleep 0.5; echo late', (err) => {
-      if (!err) setTimeout(() => c.end(), 150); // gone while the command runs
+    // Gone while the command runs: once its first output has arrived (a fixed delay after the
+    // exec was accepted could fall before the command starts on a loaded machine, and a command
+    // that never ran has no recording).
+    c.exec('echo started; sleep 0.5; echo late', (err, stream) => {
+      if (!err) stream.once('data', () => c.end());
     });
     const ev = await waitForEvents(gw.dir, (e) => e.some((x) => x.type === 'session.end'));
     const result = ev.find((e) => e.type === 'command.result');
