@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { startSshd } from '../helpers/sshd.js';
-import { startGateway } from '../helpers/gateway.js';
+import { startSshd, type SshdHandle } from '../helpers/sshd.js';
+import { startGateway, type GatewayHandle } from '../helpers/gateway.js';
 import { connectAgent, execOn } from '../helpers/ssh2-agent.js';
 
 /** Established TCP connections whose local port is `port` (the sshd side), from /proc/net/tcp. */
@@ -76,10 +76,27 @@ async function holdingRelay(port: number, hold: (nth: number) => boolean) {
   return {
     port: (server.address() as net.AddressInfo).port,
     accepted: () => n,
+    /** Resolves once `count` connections have been accepted. */
+    untilAccepted: async (count: number) => {
+      while (n < count) await new Promise((r) => setTimeout(r, 20));
+    },
     open: () => open,
     release,
     close: () => server.close(),
   };
+}
+
+/** Let every held handshake go, then stop the gateway, the relay and sshd. */
+async function stopAll(relay: Awaited<ReturnType<typeof holdingRelay>>, gw: GatewayHandle, sshd: SshdHandle): Promise<void> {
+  relay.release();
+  await gw.stop();
+  relay.close();
+  await sshd.stop();
+}
+
+/** A target `name` on 127.0.0.1:`port` (the test sshd, or a relay in front of it) with its user, key and host key. */
+function targetVia(name: string, port: number, sshd: SshdHandle, maxChannels: number): string {
+  return `  ${name}:\n    host: 127.0.0.1\n    port: ${port}\n    user: ${sshd.user}\n    credential: web-key\n    hostKey: "${sshd.hostKeyFingerprint}"\n    policy: test\n    maxChannels: ${maxChannels}\n`;
 }
 
 test('a channel waiting for a new upstream connection takes a slot freed on a live one first', async () => {
@@ -88,7 +105,7 @@ test('a channel waiting for a new upstream connection takes a slot freed on a li
   const gw = await startGateway({
     sshd,
     topYaml: 'limits:\n  upstreamIdle: 1500ms\n',
-    extraYaml: `  held:\n    host: 127.0.0.1\n    port: ${relay.port}\n    user: ${sshd.user}\n    credential: web-key\n    hostKey: "${sshd.hostKeyFingerprint}"\n    policy: test\n    maxChannels: 1\n`,
+    extraYaml: targetVia('held', relay.port, sshd, 1),
   });
   // Never hang the suite: the held handshake is let go after 8 s at the latest.
   let heldUntilEnd = true;
@@ -100,11 +117,11 @@ test('a channel waiting for a new upstream connection takes a slot freed on a li
     const agent = await connectAgent(gw.sshPort, 'held', await gw.token());
     // One slot per upstream connection: A takes the first connection's.
     const a = execOn(agent, 'sleep 1');
-    while (relay.accepted() < 1) await new Promise((r) => setTimeout(r, 20));
+    await relay.untilAccepted(1);
     await new Promise((r) => setTimeout(r, 300));
     // B finds no free slot: a second connection is started, and its handshake is held.
     const b = execOn(agent, 'echo b');
-    while (relay.accepted() < 2) await new Promise((r) => setTimeout(r, 20));
+    await relay.untilAccepted(2);
     const rb = await b;
     const bWhileHeld = heldUntilEnd;
     assert.equal(rb.stdout, 'b\n');
@@ -123,10 +140,7 @@ test('a channel waiting for a new upstream connection takes a slot freed on a li
     agent.end();
   } finally {
     clearTimeout(failsafe);
-    relay.release();
-    await gw.stop();
-    relay.close();
-    await sshd.stop();
+    await stopAll(relay, gw, sshd);
   }
 });
 
@@ -135,23 +149,20 @@ test('a connection that comes up with a slot to spare serves the oldest channel 
   const relay = await holdingRelay(sshd.port, (nth) => nth === 2);
   const gw = await startGateway({
     sshd,
-    extraYaml: `  held:\n    host: 127.0.0.1\n    port: ${relay.port}\n    user: ${sshd.user}\n    credential: web-key\n    hostKey: "${sshd.hostKeyFingerprint}"\n    policy: test\n    maxChannels: 2\n`,
+    extraYaml: targetVia('held', relay.port, sshd, 2),
   });
   const failsafe = setTimeout(() => relay.release(), 15_000);
   try {
     const agent = await connectAgent(gw.sshPort, 'held', await gw.token());
-    const until = async (n: number) => {
-      while (relay.accepted() < n) await new Promise((r) => setTimeout(r, 20));
-    };
     // The first connection: two long commands fill it.
     let longDone = false;
     const long = Promise.all([execOn(agent, 'sleep 4'), execOn(agent, 'sleep 4')]).finally(() => (longDone = true));
-    await until(1);
+    await relay.untilAccepted(1);
     await new Promise((r) => setTimeout(r, 500));
     // C and D reserve the second connection, whose handshake is held.
     const c = execOn(agent, 'echo c');
     const d = execOn(agent, 'echo d');
-    await until(2);
+    await relay.untilAccepted(2);
     await new Promise((r) => setTimeout(r, 200));
     // E (long too) opens a third; it comes up with one slot to spare, which C takes at once.
     const e = execOn(agent, 'sleep 4').finally(() => (longDone = true));
@@ -167,10 +178,7 @@ test('a connection that comes up with a slot to spare serves the oldest channel 
     agent.end();
   } finally {
     clearTimeout(failsafe);
-    relay.release();
-    await gw.stop();
-    relay.close();
-    await sshd.stop();
+    await stopAll(relay, gw, sshd);
   }
 });
 
@@ -181,14 +189,14 @@ test('at most four upstream handshakes to a target at once; channels beyond wait
   const gw = await startGateway({
     sshd,
     topYaml: 'limits:\n  maxChannelsPerConnection: 20\n',
-    extraYaml: `  held:\n    host: 127.0.0.1\n    port: ${relay.port}\n    user: ${sshd.user}\n    credential: web-key\n    hostKey: "${sshd.hostKeyFingerprint}"\n    policy: test\n    maxChannels: 2\n`,
+    extraYaml: targetVia('held', relay.port, sshd, 2),
   });
   try {
     const agent = await connectAgent(gw.sshPort, 'held', await gw.token());
     // Twelve channels at once, two per upstream connection: six connections would be needed,
     // but while the handshakes hang only four are started.
     const runs = Array.from({ length: 12 }, (_, i) => execOn(agent, `echo ${i}`));
-    while (relay.accepted() < 4) await new Promise((r) => setTimeout(r, 20));
+    await relay.untilAccepted(4);
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal(relay.accepted(), 4);
     releasedAll = true;
@@ -200,10 +208,7 @@ test('at most four upstream handshakes to a target at once; channels beyond wait
     assert.ok(relay.accepted() >= 4 && relay.accepted() <= 6, `connections: ${relay.accepted()}`);
     agent.end();
   } finally {
-    relay.release();
-    await gw.stop();
-    relay.close();
-    await sshd.stop();
+    await stopAll(relay, gw, sshd);
   }
 });
 
@@ -226,7 +231,7 @@ test('a target that is down gives a clean error and exit 255, and the session is
   const sshd = await startSshd();
   const gw = await startGateway({
     sshd,
-    extraYaml: `  narrow:\n    host: 127.0.0.1\n    port: ${sshd.port}\n    user: ${sshd.user}\n    credential: web-key\n    hostKey: "${sshd.hostKeyFingerprint}"\n    policy: test\n    maxChannels: 1\n`,
+    extraYaml: targetVia('narrow', sshd.port, sshd, 1),
   });
   try {
     await sshd.stop();
