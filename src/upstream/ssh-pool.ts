@@ -67,10 +67,10 @@ function take(conn: PooledConnection): void {
  *
  * When every slot is taken, a channel reserves one on a new connection (at most
  * MAX_CONNECTING in their handshake at once; beyond that it waits in line). Channels waiting
- * are served in arrival order by the first slot that frees on an authenticated connection
- * (a command lasts milliseconds, a handshake on a busy machine hundreds), or by their
- * connection's handshake if that comes first; a new connection that finds nothing left
- * reserved on it idles.
+ * are served in arrival order by whichever comes first: a slot that frees on an authenticated
+ * connection (a command lasts milliseconds, a handshake on a busy machine hundreds), a
+ * connection that comes up with slots to spare, or their own connection's handshake. A new
+ * connection that finds nothing left reserved on it idles.
  */
 export class SshPool {
   private pools = new Map<string, PooledConnection[]>();
@@ -217,7 +217,6 @@ export class SshPool {
 
   private idleLater(target: SshTargetConfig, conn: PooledConnection): void {
     conn.idleTimer = setTimeout(() => {
-      conn.closed = true;
       this.fail(target, conn, new UpstreamError(`target ${target.name}: idle connection closed`));
       conn.client.end();
     }, this.idleMs);
