@@ -28,5 +28,6 @@ COPY policies ./policies
 USER shellgate
 VOLUME ["/var/lib/shellgate"]
 EXPOSE 2222 8080
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "/app/bin/shellgate.js"]
+# The V8 flag: see src/cli/node-flags.ts (Node refuses it in NODE_OPTIONS).
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--initial-old-space-size=64", "/app/bin/shellgate.js"]
 CMD ["serve", "--config", "/etc/shellgate/shellgate.yaml"]

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { GATEWAY_NODE_FLAGS } from '../src/cli/node-flags.js';
 import { loadDevIssuer } from '../src/identity/dev-issuer.js';
 import { writeGatewayConfig, type GatewayOptions } from '../test/helpers/gateway.js';
 import { cliPath } from '../test/helpers/paths.js';
@@ -29,9 +30,10 @@ export async function launchGateway(opts: GatewayOptions): Promise<BenchGateway>
     const code = await new Promise((r) => add.once('exit', r));
     if (code !== 0) throw new Error(`vault add failed: ${err}`);
   }
-  // BENCH_GATEWAY_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the gateway
-  // under bench load; Node refuses --cpu-prof in NODE_OPTIONS.
-  const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  // The gateway runs with the flags it ships with (src/cli/node-flags.ts). BENCH_GATEWAY_NODE_ARGS
+  // (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") adds to them, later flags winning; Node refuses
+  // --cpu-prof in NODE_OPTIONS.
+  const nodeArgs = [...GATEWAY_NODE_FLAGS, ...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)];
   const proc = spawn(process.execPath, [...nodeArgs, cliPath, 'serve', '--config', w.configFile], { env: w.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   proc.stderr!.on('data', (d: Buffer) => {

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { GATEWAY_NODE_FLAGS } from '../../src/cli/node-flags.js';
 import { loadDevIssuer } from '../../src/identity/dev-issuer.js';
 import { cliPath } from './paths.js';
 import type { SshdHandle } from './sshd.js';
@@ -135,7 +136,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<GatewayHa
 
 /** Start a gateway process on an existing folder (after a crash, say). */
 export async function launch(dir: string, configFile: string, adminToken: string, env: NodeJS.ProcessEnv, cleanup: () => void = () => undefined): Promise<GatewayHandle> {
-  const proc = spawn(process.execPath, [cliPath, 'serve', '--config', configFile], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, cliPath, 'serve', '--config', configFile], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Record<string, unknown>[] = [];
   const waiters: { pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
   let stderr = '';
