@@ -16,44 +16,109 @@ export interface SessionSummary {
   recordings: string[];
 }
 
-/** Sessions as the audit log tells them, oldest first. */
+/** One audit row as the summaries read it: `body` parsed. */
+export interface SessionEventRow {
+  ts: string;
+  type: string;
+  body: Record<string, unknown>;
+}
+
+/**
+ * The expression `audit_events_session` indexes (ensureAuditSchema). A query must spell it
+ * exactly like this for SQLite to use the index.
+ */
+export const SESSION_KEY = "json_extract(body, '$.session')";
+
+const SUMMARY_TYPES = "('session.start', 'session.end', 'command.decision', 'approval.requested', 'recording.sealed')";
+
+function emptySummary(id: string): SessionSummary {
+  return { id, subject: null, target: null, start: null, end: null, endReason: null, commands: 0, denials: 0, approvals: 0, recordings: [] };
+}
+
+/** Folds one event of the session into its summary (events in log order). */
+function addEvent(s: SessionSummary, row: SessionEventRow): void {
+  const body = row.body;
+  if (typeof body.subject === 'string' && s.subject === null) s.subject = body.subject;
+  if (typeof body.target === 'string' && s.target === null) s.target = body.target;
+  switch (row.type) {
+    case 'session.start':
+      s.start = row.ts;
+      break;
+    case 'session.end':
+      s.end = row.ts;
+      s.endReason = typeof body.reason === 'string' ? body.reason : null;
+      break;
+    case 'command.decision':
+      s.commands++;
+      if (body.decision === 'deny') s.denials++;
+      break;
+    case 'approval.requested':
+      s.approvals++;
+      break;
+    case 'recording.sealed':
+      if (typeof body.file === 'string' && !s.recordings.includes(body.file)) s.recordings.push(body.file);
+      break;
+  }
+  if (s.start === null) s.start = row.ts;
+}
+
+/** The summary of one session from its events in log order (as `sessionEvents` returns them). */
+export function summarizeSession(id: string, rows: Iterable<SessionEventRow>): SessionSummary {
+  const s = emptySummary(id);
+  for (const row of rows) if (row.body.session === id) addEvent(s, row);
+  return s;
+}
+
+/** One session's summary through the session index; null when the log has no event of it. */
+export function sessionSummary(db: Store, id: string): SessionSummary | null {
+  const rows = db
+    .prepare(`SELECT ts, type, body FROM audit_events WHERE ${SESSION_KEY} = ? AND type IN ${SUMMARY_TYPES} ORDER BY seq`)
+    .all(id) as { ts: string; type: string; body: string }[];
+  if (rows.length === 0) return null;
+  return summarizeSession(
+    id,
+    rows.map((r) => ({ ts: r.ts, type: r.type, body: JSON.parse(r.body) as Record<string, unknown> })),
+  );
+}
+
+/**
+ * Sessions newest first (by their `session.start`), summarised one at a time through the
+ * session index, so a caller that stops after a page reads that page's events only, not the
+ * whole log. `accept` pre-filters on the `session.start` event before any other event of the
+ * session is read.
+ */
+export function* recentSessions(db: Store, accept: (start: SessionEventRow) => boolean = () => true): Generator<SessionSummary> {
+  // The type index (type, seq) walks session.start rows newest first, a page at a time.
+  const page = db.prepare("SELECT seq, ts, type, body FROM audit_events WHERE type = 'session.start' AND seq < ? ORDER BY seq DESC LIMIT 200");
+  const seen = new Set<string>();
+  let before = Number.MAX_SAFE_INTEGER;
+  for (;;) {
+    const rows = page.all(before) as { seq: number; ts: string; type: string; body: string }[];
+    for (const r of rows) {
+      before = r.seq;
+      const start = { ts: r.ts, type: r.type, body: JSON.parse(r.body) as Record<string, unknown> };
+      const id = start.body.session;
+      if (typeof id !== 'string' || seen.has(id) || !accept(start)) continue;
+      seen.add(id);
+      const s = sessionSummary(db, id);
+      if (s) yield s;
+    }
+    if (rows.length < 200) return;
+  }
+}
+
+/** Every session as the audit log tells it, oldest first (one pass over the log: `shellgate sessions`). */
 export function listSessions(db: Store): SessionSummary[] {
   const sessions = new Map<string, SessionSummary>();
   const rows = db
-    .prepare(
-      "SELECT ts, type, body FROM audit_events WHERE type IN ('session.start', 'session.end', 'command.decision', 'approval.requested', 'recording.sealed') ORDER BY seq",
-    )
-    .all() as { ts: string; type: string; body: string }[];
+    .prepare(`SELECT ts, type, body FROM audit_events WHERE type IN ${SUMMARY_TYPES} ORDER BY seq`)
+    .iterate() as IterableIterator<{ ts: string; type: string; body: string }>;
   for (const row of rows) {
     const body = JSON.parse(row.body) as Record<string, unknown>;
     if (typeof body.session !== 'string') continue;
     let s = sessions.get(body.session);
-    if (!s) {
-      s = { id: body.session, subject: null, target: null, start: null, end: null, endReason: null, commands: 0, denials: 0, approvals: 0, recordings: [] };
-      sessions.set(body.session, s);
-    }
-    if (typeof body.subject === 'string' && s.subject === null) s.subject = body.subject;
-    if (typeof body.target === 'string' && s.target === null) s.target = body.target;
-    switch (row.type) {
-      case 'session.start':
-        s.start = row.ts;
-        break;
-      case 'session.end':
-        s.end = row.ts;
-        s.endReason = typeof body.reason === 'string' ? body.reason : null;
-        break;
-      case 'command.decision':
-        s.commands++;
-        if (body.decision === 'deny') s.denials++;
-        break;
-      case 'approval.requested':
-        s.approvals++;
-        break;
-      case 'recording.sealed':
-        if (typeof body.file === 'string' && !s.recordings.includes(body.file)) s.recordings.push(body.file);
-        break;
-    }
-    if (s.start === null) s.start = row.ts;
+    if (!s) sessions.set(body.session, (s = emptySummary(body.session)));
+    addEvent(s, { ts: row.ts, type: row.type, body });
   }
   return [...sessions.values()];
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { listSessions } from '../../src/audit/index.js';
+import { listSessions, recentSessions, sessionSummary, SESSION_KEY } from '../../src/audit/index.js';
 import { newStore, openLog, tmpDir } from './helpers.js';
 
 test('listSessions summarises sessions from the log', async (t) => {
@@ -26,5 +26,66 @@ test('listSessions summarises sessions from the log', async (t) => {
     ],
   );
   assert.ok(list.every((s) => typeof s.start === 'string'));
+  db.close();
+});
+
+test('the session index: one session read without the rest of the log, newest sessions first in pages, filters before reading', async (t) => {
+  const dir = tmpDir(t);
+  const db = newStore(dir);
+  const log = await openLog(db, dir);
+  // 450 sessions: more than two of recentSessions' pages of 200.
+  for (let i = 0; i < 450; i++) {
+    const id = `s${String(i).padStart(3, '0')}`;
+    await log.append({ type: 'session.start', session: id, subject: i % 2 ? 'odd-bot' : 'even-bot', target: 'web-1' });
+    await log.append({ type: 'command.decision', session: id, decision: i % 3 === 0 ? 'deny' : 'allow', command: 'ls' });
+    if (i % 2 === 0) await log.append({ type: 'session.end', session: id, reason: 'client closed' });
+  }
+  await log.close();
+
+  // One session: the same summary as the whole-log pass, through the index.
+  const all = listSessions(db);
+  assert.equal(all.length, 450);
+  const one = sessionSummary(db, 's123');
+  assert.deepEqual(one, all.find((s) => s.id === 's123'));
+  assert.deepEqual([one!.commands, one!.denials, one!.subject, one!.end], [1, 1, 'odd-bot', null]);
+  assert.equal(sessionSummary(db, 'nope'), null);
+  // A session id that is a prefix of others, or holds LIKE's wildcards, matches itself only.
+  assert.equal(sessionSummary(db, 's1'), null);
+  assert.equal(sessionSummary(db, 's%'), null);
+
+  // The query plan reads the session index, not the table (the expression must match exactly).
+  const plan = db.prepare(`EXPLAIN QUERY PLAN SELECT seq, ts, type, body, hash FROM audit_events WHERE ${SESSION_KEY} = ? ORDER BY seq`).all('s1') as { detail: string }[];
+  assert.ok(plan.some((p) => /USING (COVERING )?INDEX audit_events_session\b/.test(p.detail)), JSON.stringify(plan));
+
+  // Newest first across page boundaries, every session once.
+  const recent = [...recentSessions(db)].map((s) => s.id);
+  assert.deepEqual(recent, all.map((s) => s.id).reverse());
+
+  // The start-event filter runs before a session's other events are read, and a consumer
+  // that stops early reads no further.
+  let asked = 0;
+  const firstOdd = [];
+  for (const s of recentSessions(db, (start) => (asked++, start.body.subject === 'odd-bot'))) {
+    firstOdd.push(s.id);
+    if (firstOdd.length === 3) break;
+  }
+  assert.deepEqual(firstOdd, ['s449', 's447', 's445']);
+  assert.equal(asked, 5, 'the filter saw s449 to s445 only');
+  db.close();
+});
+
+test('opening a log written before the session index builds it', async (t) => {
+  const dir = tmpDir(t);
+  const db = newStore(dir);
+  const log = await openLog(db, dir);
+  await log.append({ type: 'session.start', session: 'old', subject: 'bot', target: 'web-1' });
+  await log.close();
+  db.exec('DROP INDEX audit_events_session');
+  const indexes = () => (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit_events'").all() as { name: string }[]).map((r) => r.name);
+  assert.ok(!indexes().includes('audit_events_session'));
+  const again = await openLog(db, dir);
+  await again.close();
+  assert.ok(indexes().includes('audit_events_session'));
+  assert.equal(sessionSummary(db, 'old')?.subject, 'bot');
   db.close();
 });

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config/types.js';
 import type { Store } from '../../store/open-store.js';
 import type { AuditLog } from '../../audit/index.js';
-import { listSessions, recordingFileName } from '../../audit/index.js';
+import { recordingFileName, summarizeSession } from '../../audit/index.js';
 import { ApprovalError, type ApprovalBroker } from '../../approvals/index.js';
 import { isValidReason } from '../../approvals/approver-name.js';
 import type { GatewayControl, LiveEvent } from '../../gateway/live-hub.js';
@@ -207,8 +207,7 @@ export function registerConsoleRoutes(web: WebServer, deps: ConsoleDeps): Consol
   const liveIds = () => new Set(control.liveSessions().map((s) => s.session));
   const sessionDetail = async (id: string) => {
     const events = sessionEvents(db, id);
-    const summary = listSessions(db).find((s) => s.id === id);
-    if (!summary) throw new HttpError(404, 'no such session');
+    const summary = summarizeSession(id, events);
     const playback = buildPlayback(events, id, config.recordings);
     const times = eventTimes(events, playback);
     const recordings = sessionRecordings(events, id);
@@ -268,7 +267,7 @@ export function registerConsoleRoutes(web: WebServer, deps: ConsoleDeps): Consol
       await pipeline(stream, ctx.res);
       return;
     }
-    const summary = listSessions(db).find((s) => s.id === id);
+    const summary = summarizeSession(id, events);
     const body = playbackCast(buildPlayback(events, id, config.recordings), `${summary?.subject ?? '?'}@${summary?.target ?? '?'} ${id}`);
     ctx.res.writeHead(200, { 'content-type': 'application/x-asciicast', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
     ctx.res.end(body);

@@ -1,4 +1,4 @@
-import { listSessions } from '../../audit/index.js';
+import { recentSessions } from '../../audit/index.js';
 import type { Store } from '../../store/open-store.js';
 import { HttpError } from '../router.js';
 import { buildPlayback, eventTimes, stripAnsi } from './playback.js';
@@ -31,10 +31,10 @@ export function parseQuery(q: string | null): string {
  */
 export function searchSessions(db: Store, recordingsDir: string, query: string): SearchHit[] {
   const needle = query.toLowerCase();
-  const sessions = listSessions(db).reverse().slice(0, MAX_SESSIONS);
   const hits: SearchHit[] = [];
-  for (const s of sessions) {
-    if (hits.length >= MAX_HITS) break;
+  let seen = 0;
+  for (const s of recentSessions(db)) {
+    if (hits.length >= MAX_HITS || ++seen > MAX_SESSIONS) break;
     const events = sessionEvents(db, s.id);
     let p;
     try {

@@ -1,4 +1,4 @@
-import { listSessions, type SessionSummary } from '../../audit/index.js';
+import { recentSessions, SESSION_KEY, type SessionSummary } from '../../audit/index.js';
 import type { Store } from '../../store/open-store.js';
 import { HttpError } from '../router.js';
 
@@ -23,10 +23,10 @@ export interface AuditRow {
 
 /** The session's events (checkpoints excluded), in order; 404 when the log has none. */
 export function sessionEvents(db: Store, id: string): AuditRow[] {
-  // LIKE narrows with the index-free scan cheaply; json_extract makes it exact.
+  // Through the session index (ensureAuditSchema): the session's rows only.
   const rows = db
-    .prepare("SELECT seq, ts, type, body, hash FROM audit_events WHERE body LIKE ? ESCAPE '\\' AND json_extract(body, '$.session') = ? ORDER BY seq")
-    .all('%' + id.replace(/[\\%_]/g, (c) => '\\' + c) + '%', id) as { seq: number; ts: string; type: string; body: string; hash: string }[];
+    .prepare(`SELECT seq, ts, type, body, hash FROM audit_events WHERE ${SESSION_KEY} = ? ORDER BY seq`)
+    .all(id) as { seq: number; ts: string; type: string; body: string; hash: string }[];
   if (rows.length === 0) throw new HttpError(404, 'no such session');
   return rows.map((r) => ({ seq: r.seq, ts: r.ts, type: r.type, body: JSON.parse(r.body) as Record<string, unknown>, raw: r.body, hash: r.hash }));
 }
@@ -85,12 +85,20 @@ export function parseSessionFilter(q: URLSearchParams): SessionFilter {
   };
 }
 
-/** Sessions newest first, filtered; `subject`/`target` match exactly or as a substring. */
+/**
+ * Sessions newest first, filtered; `subject`/`target` match exactly or as a substring. Reads
+ * sessions one at a time until `limit` match: subject, target and `to` are checked on the
+ * session's start event before the rest of its events are read.
+ */
 export function filterSessions(db: Store, f: SessionFilter): SessionSummary[] {
-  const all = listSessions(db);
   const out: SessionSummary[] = [];
-  for (let i = all.length - 1; i >= 0 && out.length < f.limit; i--) {
-    const s = all[i]!;
+  if (f.limit <= 0) return out;
+  const startMatches = ({ ts, body }: { ts: string; body: Record<string, unknown> }) =>
+    // A start event without the field leaves the decision to the summary's checks below.
+    (!f.subject || typeof body.subject !== 'string' || body.subject.includes(f.subject)) &&
+    (!f.target || typeof body.target !== 'string' || body.target.includes(f.target)) &&
+    (!f.to || ts <= f.to);
+  for (const s of recentSessions(db, startMatches)) {
     if (f.subject && !(s.subject ?? '').includes(f.subject)) continue;
     if (f.target && !(s.target ?? '').includes(f.target)) continue;
     if (f.from && (s.end ?? '9999') < f.from) continue;
@@ -98,6 +106,7 @@ export function filterSessions(db: Store, f: SessionFilter): SessionSummary[] {
     if (f.denials && s.denials === 0) continue;
     if (f.approvals && s.approvals === 0) continue;
     out.push(s);
+    if (out.length >= f.limit) break;
   }
   return out;
 }
