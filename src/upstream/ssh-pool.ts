@@ -43,6 +43,14 @@ export const MAX_CONNECTING = 4;
 /** Attempts at opening a session channel the upstream refuses (see SshPool.open). */
 const OPEN_ATTEMPTS = 4;
 
+/**
+ * Refused channel opens are logged at warn level at most once per target in this interval,
+ * with the count since the last line: an operator sees that the target's session limit is
+ * being hit (OpenSSH MaxSessions below the target's maxChannels, or a pool reusing a slot sshd
+ * has not freed yet) without a line per command under load.
+ */
+export const REFUSED_LOG_INTERVAL_MS = 60_000;
+
 /** Connections of `list` still in their handshake. */
 function handshakes(list: PooledConnection[]): number {
   let n = 0;
@@ -77,6 +85,8 @@ export class SshPool {
   /** Per target, in arrival order: channels waiting for a slot. */
   private waiting = new Map<string, Waiter[]>();
   private closing = false;
+  /** Per target: refused channel opens not yet logged, and when the last warn line went out. */
+  private refused = new Map<string, { count: number; loggedAt: number }>();
 
   constructor(
     private readonly vault: Vault | null,
@@ -274,8 +284,8 @@ export class SshPool {
       } catch (err) {
         this.release(target, conn);
         const reason = (err as { reason?: unknown }).reason;
+        if (typeof reason === 'number') this.noteRefused(target, reason, attempt < OPEN_ATTEMPTS);
         if (typeof reason === 'number' && attempt < OPEN_ATTEMPTS) {
-          this.log.debug({ target: target.name, attempt, reason }, 'upstream refused a session channel: trying again');
           await new Promise((r) => setTimeout(r, attempt * 5));
           continue;
         }
@@ -283,6 +293,22 @@ export class SshPool {
       }
       return wrapChannel(channel, () => this.release(target, conn));
     }
+  }
+
+  /** Count a refused open; one warn line per target per REFUSED_LOG_INTERVAL_MS at most. */
+  private noteRefused(target: SshTargetConfig, reason: number, retrying: boolean): void {
+    let r = this.refused.get(target.name);
+    if (!r) this.refused.set(target.name, (r = { count: 0, loggedAt: -Infinity }));
+    r.count++;
+    this.log.debug({ target: target.name, reason, retrying }, 'upstream refused a session channel');
+    const now = performance.now();
+    if (now - r.loggedAt < REFUSED_LOG_INTERVAL_MS) return;
+    this.log.warn(
+      { target: target.name, refused: r.count, reason, maxChannels: target.maxChannelsPerConnection },
+      `upstream refused session channels (is its MaxSessions below maxChannels?); each open is tried up to ${OPEN_ATTEMPTS} times`,
+    );
+    r.count = 0;
+    r.loggedAt = now;
   }
 
   closeAll(): void {

@@ -255,3 +255,35 @@ test('a target that is down gives a clean error and exit 255, and the session is
     await gw.stop();
   }
 });
+
+test('a target whose MaxSessions is below maxChannels: refused opens are tried again, fail cleanly, and warn once a minute', async () => {
+  const sshd = await startSshd(['MaxSessions 2']);
+  const gw = await startGateway({ sshd, extraYaml: targetVia('tight', sshd.port, sshd, 4) });
+  try {
+    const agent = await connectAgent(gw.sshPort, 'tight', await gw.token());
+    // Two long commands take sshd's two sessions; the pool still sees two free slots of four.
+    const long = [execOn(agent, 'sleep 3'), execOn(agent, 'sleep 3')];
+    await gw.waitForLog((l) => l.msg === 'command allowed' && l.target === 'tight' && gw.logs.filter((m) => m.msg === 'command allowed' && m.target === 'tight').length === 2);
+    await new Promise((r) => setTimeout(r, 500));
+    // The third and fourth are refused by sshd on every attempt: an error, nothing ran.
+    for (const word of ['third', 'fourth']) {
+      const r = await execOn(agent, `echo ${word}`);
+      assert.equal(r.code, 255, JSON.stringify(r));
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, /^shellgate: target tight refused the channel: .*$/m);
+    }
+    // One warn line for the eight refusals (rate-limited), naming the target and the count.
+    const warns = gw.logs.filter((l) => l.level === 40 && typeof l.msg === 'string' && l.msg.startsWith('upstream refused session channels'));
+    assert.equal(warns.length, 1, JSON.stringify(warns));
+    assert.equal(warns[0]!.target, 'tight');
+    assert.equal(warns[0]!.refused, 1);
+    assert.equal(warns[0]!.maxChannels, 4);
+    // Once the long commands end, the target serves commands again.
+    assert.ok((await Promise.all(long)).every((r) => r.code === 0));
+    assert.equal((await execOn(agent, 'echo again')).stdout, 'again\n');
+    agent.end();
+  } finally {
+    await gw.stop();
+    await sshd.stop();
+  }
+});
