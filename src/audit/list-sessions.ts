@@ -82,13 +82,11 @@ export function sessionSummary(db: Store, id: string): SessionSummary | null {
 }
 
 /**
- * Sessions newest first (by their `session.start`), summarised one at a time through the
- * session index, so a caller that stops after a page reads that page's events only, not the
- * whole log. `accept` pre-filters on the `session.start` event before any other event of the
- * session is read.
+ * Session ids newest first (by their `session.start`), read a page of start events at a time
+ * through the type index, so a caller that stops early reads no further. `accept` filters on
+ * the `session.start` event.
  */
-export function* recentSessions(db: Store, accept: (start: SessionEventRow) => boolean = () => true): Generator<SessionSummary> {
-  // The type index (type, seq) walks session.start rows newest first, a page at a time.
+export function* recentSessionIds(db: Store, accept: (start: SessionEventRow) => boolean = () => true): Generator<string> {
   const page = db.prepare("SELECT seq, ts, type, body FROM audit_events WHERE type = 'session.start' AND seq < ? ORDER BY seq DESC LIMIT 200");
   const seen = new Set<string>();
   let before = Number.MAX_SAFE_INTEGER;
@@ -100,10 +98,21 @@ export function* recentSessions(db: Store, accept: (start: SessionEventRow) => b
       const id = start.body.session;
       if (typeof id !== 'string' || seen.has(id) || !accept(start)) continue;
       seen.add(id);
-      const s = sessionSummary(db, id);
-      if (s) yield s;
+      yield id;
     }
     if (rows.length < 200) return;
+  }
+}
+
+/**
+ * Sessions newest first, summarised one at a time through the session index: a caller that
+ * stops after a page reads that page's events only, not the whole log. `accept` pre-filters on
+ * the `session.start` event before any other event of the session is read.
+ */
+export function* recentSessions(db: Store, accept?: (start: SessionEventRow) => boolean): Generator<SessionSummary> {
+  for (const id of recentSessionIds(db, accept)) {
+    const s = sessionSummary(db, id);
+    if (s) yield s;
   }
 }
 

@@ -268,7 +268,7 @@ export function registerConsoleRoutes(web: WebServer, deps: ConsoleDeps): Consol
       return;
     }
     const summary = summarizeSession(id, events);
-    const body = playbackCast(buildPlayback(events, id, config.recordings), `${summary?.subject ?? '?'}@${summary?.target ?? '?'} ${id}`);
+    const body = playbackCast(buildPlayback(events, id, config.recordings), `${summary.subject ?? '?'}@${summary.target ?? '?'} ${id}`);
     ctx.res.writeHead(200, { 'content-type': 'application/x-asciicast', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
     ctx.res.end(body);
   });

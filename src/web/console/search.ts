@@ -1,4 +1,4 @@
-import { recentSessions } from '../../audit/index.js';
+import { recentSessionIds, summarizeSession } from '../../audit/index.js';
 import type { Store } from '../../store/open-store.js';
 import { HttpError } from '../router.js';
 import { buildPlayback, eventTimes, stripAnsi } from './playback.js';
@@ -33,9 +33,10 @@ export function searchSessions(db: Store, recordingsDir: string, query: string):
   const needle = query.toLowerCase();
   const hits: SearchHit[] = [];
   let seen = 0;
-  for (const s of recentSessions(db)) {
+  for (const id of recentSessionIds(db)) {
     if (hits.length >= MAX_HITS || ++seen > MAX_SESSIONS) break;
-    const events = sessionEvents(db, s.id);
+    const events = sessionEvents(db, id);
+    const s = summarizeSession(id, events);
     let p;
     try {
       p = buildPlayback(events, s.id, recordingsDir);
