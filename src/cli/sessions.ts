@@ -1,19 +1,29 @@
-import { listSessions } from '../audit/index.js';
+import { listSessions, recentSessions, type SessionSummary } from '../audit/index.js';
+import { UsageError } from '../errors.js';
 import { parseFlags, print, type CliIO } from './io.js';
 import { openStoreReadOnly, resolveAuditPaths } from './audit-verify.js';
 
-export const help = `usage: shellgate sessions [--config FILE] [--db FILE] [--json]
+export const help = `usage: shellgate sessions [--config FILE] [--db FILE] [--limit N] [--json]
 
-List sessions from the audit log: id, subject, target, start, end, commands, denials,
-approvals and recordings. --json prints an array of objects with those fields.`;
+List sessions from the audit log, oldest first: id, subject, target, start, end, commands,
+denials, approvals and recordings. --limit N lists the newest N only, reading their events
+alone (without it, the whole log is read). --json prints an array of objects with those
+fields.`;
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
-  const { values } = parseFlags(argv, { config: { type: 'string' }, db: { type: 'string' }, json: { type: 'boolean' } }, false);
+  const { values } = parseFlags(argv, { config: { type: 'string' }, db: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } }, false);
+  if (values.limit !== undefined && !/^[1-9]\d{0,6}$/.test(values.limit)) throw new UsageError('--limit must be a whole number from 1 to 9999999');
+  const limit = values.limit === undefined ? null : Number(values.limit);
   const paths = resolveAuditPaths(values, io);
   const db = openStoreReadOnly(paths.store);
-  let sessions;
+  let sessions: SessionSummary[];
   try {
-    sessions = listSessions(db);
+    if (limit === null) sessions = listSessions(db);
+    else {
+      sessions = [];
+      for (const s of recentSessions(db)) if (sessions.push(s) >= limit) break;
+      sessions.reverse();
+    }
   } finally {
     db.close();
   }

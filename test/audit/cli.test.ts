@@ -5,7 +5,7 @@ import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { cliPath } from '../helpers/paths.js';
 import { buildScenario } from './scenario.js';
-import { tmpDir } from './helpers.js';
+import { newStore, openLog, tmpDir } from './helpers.js';
 
 function cli(cwd: string, ...args: string[]) {
   const r = spawnSync(process.execPath, [cliPath, ...args], { cwd, encoding: 'utf8', timeout: 30_000 });
@@ -87,4 +87,36 @@ test('audit verify elsewhere: without the public key it fails closed; --pubkey m
   r = cli(other, 'audit', 'verify', '--db', 'copy/nothing.db');
   assert.equal(r.code, 1);
   assert.match(r.stderr, /no store at/);
+});
+
+test('shellgate sessions --limit N: the newest N, oldest first; a bad N is a usage error', async (t) => {
+  const dir = tmpDir(t);
+  const db = newStore(dir);
+  const log = await openLog(db, dir);
+  for (const id of ['a', 'b', 'c']) {
+    await log.append({ type: 'session.start', session: id, subject: `bot-${id}`, target: 'web-1' });
+    await log.append({ type: 'command.decision', session: id, decision: 'allow', command: 'ls' });
+  }
+  await log.append({ type: 'session.end', session: 'a', reason: 'client closed' });
+  await log.close();
+  db.close();
+  const ids = (r: { code: number | null; stdout: string; stderr: string }) => {
+    assert.equal(r.code, 0, r.stderr);
+    return (JSON.parse(r.stdout) as { id: string }[]).map((s) => s.id);
+  };
+  assert.deepEqual(ids(cli(dir, 'sessions', '--db', 'data/shellgate.db', '--json')), ['a', 'b', 'c']);
+  assert.deepEqual(ids(cli(dir, 'sessions', '--db', 'data/shellgate.db', '--json', '--limit', '2')), ['b', 'c']);
+  assert.deepEqual(ids(cli(dir, 'sessions', '--db', 'data/shellgate.db', '--json', '--limit', '9')), ['a', 'b', 'c']);
+  // The same summaries either way.
+  const all = JSON.parse(cli(dir, 'sessions', '--db', 'data/shellgate.db', '--json').stdout) as unknown[];
+  assert.deepEqual(JSON.parse(cli(dir, 'sessions', '--db', 'data/shellgate.db', '--json', '--limit', '3').stdout), all);
+  const table = cli(dir, 'sessions', '--db', 'data/shellgate.db', '--limit', '1');
+  assert.match(table.stdout, /^SESSION\s+SUBJECT/);
+  assert.match(table.stdout, /\nc\s+bot-c\s+web-1/);
+  assert.doesNotMatch(table.stdout, /bot-b/);
+  for (const bad of ['0', '-1', 'x', '1.5', '']) {
+    const r = cli(dir, 'sessions', '--db', 'data/shellgate.db', `--limit=${bad}`);
+    assert.equal(r.code, 2, `--limit ${JSON.stringify(bad)}: ${r.stderr}`);
+    assert.match(r.stderr, /--limit must be a whole number/);
+  }
 });
