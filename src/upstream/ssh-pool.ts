@@ -284,10 +284,12 @@ export class SshPool {
       } catch (err) {
         this.release(target, conn);
         const reason = (err as { reason?: unknown }).reason;
-        if (typeof reason === 'number') this.noteRefused(target, reason, attempt < OPEN_ATTEMPTS);
-        if (typeof reason === 'number' && attempt < OPEN_ATTEMPTS) {
-          await new Promise((r) => setTimeout(r, attempt * 5));
-          continue;
+        if (typeof reason === 'number') {
+          this.noteRefused(target, reason, attempt < OPEN_ATTEMPTS);
+          if (attempt < OPEN_ATTEMPTS) {
+            await new Promise((r) => setTimeout(r, attempt * 5));
+            continue;
+          }
         }
         throw new UpstreamError(`target ${target.name} refused the channel: ${(err as Error).message}`);
       }
