@@ -57,6 +57,10 @@ export interface Prefilter {
   readonly gated: readonly RegExp[];
   /** A gate character, or a key anchor (which needs none); null when `gated` is empty. */
   readonly gate: RegExp | null;
+  /** The gate characters alone ('' when none). */
+  readonly gateChars: string;
+  /** `gate` without its characters: the key anchors alone; null when there are none. */
+  readonly keyGate: RegExp | null;
 }
 
 /**
@@ -103,8 +107,22 @@ export function buildPrefilter(enabled: readonly string[], vaulted: readonly str
   const gated: RegExp[] = [];
   if (alts.token.length + alts.key.length > 0) gated.push(new RegExp(joinAnchors([...alts.token, ...alts.key]), 'g'));
   if (alts.word.length > 0) gated.push(new RegExp(joinAnchors(alts.word), 'gi'));
-  const gate = [gates ? `[${gates.replace(/[-\]\\^]/g, '\\$&')}]` : '', alts.key.length > 0 ? joinAnchors(alts.key) : ''].filter(Boolean).join('|');
-  return { open, gated, gate: gate ? new RegExp(gate, 'g') : null };
+  const key = alts.key.length > 0 ? joinAnchors(alts.key) : '';
+  const gate = [gates ? `[${gates.replace(/[-\]\\^]/g, '\\$&')}]` : '', key].filter(Boolean).join('|');
+  return { open, gated, gate: gate ? new RegExp(gate, 'g') : null, gateChars: gates, keyGate: key ? new RegExp(key, 'g') : null };
+}
+
+/**
+ * Whether t[0, end) holds one of `chars`. One indexOf per character: V8 looks for a single
+ * character far faster than it runs a character class (base64, which holds none of the gate
+ * characters: 0.1 ms per MB for all of them, against 0.8 ms for the class).
+ */
+function holdsAny(t: string, chars: string, end: number): boolean {
+  for (let k = 0; k < chars.length; k++) {
+    const i = t.indexOf(chars[k]!);
+    if (i >= 0 && i < end) return true; // the first occurrence: none before `end` if it is past it
+  }
+  return false;
 }
 
 function hit(re: RegExp, t: string): boolean {
@@ -143,7 +161,9 @@ function hitLines(re: RegExp, t: string, from: number, to: number, lines: number
 export function anchoredLines(p: Prefilter, t: string, end: number): number[] {
   const lines: number[] = [];
   for (const re of p.open) hitLines(re, t, 0, end, lines);
-  const gate = p.gate;
+  // Without a gate character in the text, only the key anchors can open the gate: the same hits,
+  // found without the character class.
+  const gate = p.gateChars !== '' && !holdsAny(t, p.gateChars, end) ? p.keyGate : p.gate;
   if (gate === null) return lines;
   // runs of lines [from, to) the gated anchors go over: every line with a gate hit is in one
   const runs: number[] = [];

@@ -113,6 +113,38 @@ test('a full disk mid-line: the partial line is cut, the sealed hash matches the
   assert.equal(asciinemaCat(rec.file).status, 0);
 });
 
+test('events of every size, two recordings interleaved: each file holds exactly its events, the seal hashes the file', async (t) => {
+  // Lines are encoded into a buffer shared by all recordings (grown up to 1 MiB; longer lines get
+  // their own): interleaved writes of small, growing, past-the-cap and multi-byte events must never
+  // show one recording's bytes in another, nor a stale tail.
+  const dir = tmpDir(t);
+  const a = await Recorder.open({ dir, session: 'mix', channel: 0, width: 80, height: 24, recordInput: true });
+  const b = await Recorder.open({ dir, session: 'mix', channel: 1, width: 80, height: 24, recordInput: false });
+  const sizes = [1, 10, 70_000, 3, 300_000, 2_000_000, 5, 1_500_000, 8];
+  const wantA: [string, string][] = [];
+  const wantB: string[] = [];
+  sizes.forEach((n, i) => {
+    const text = (i % 2 ? 'é€\u{1F600}"\\\n\t\u0001' : 'ab\r\n').repeat(Math.ceil(n / 8)).slice(0, n);
+    a.output(text);
+    wantA.push(['o', text]);
+    const other = String.fromCharCode(65 + i).repeat(n >> 1 || 1);
+    b.output(Buffer.from(other));
+    wantB.push(other);
+    if (i % 3 === 0) {
+      a.input(Buffer.from(`in-${i}`));
+      wantA.push(['i', `in-${i}`]);
+    }
+  });
+  for (const [rec, want] of [[a, wantA], [b, wantB.map((x) => ['o', x] as [string, string])]] as const) {
+    const sealed = await rec.seal();
+    const data = readFileSync(rec.file);
+    assert.equal(sealed.size, data.length);
+    assert.equal(sealed.sha256, createHash('sha256').update(data).digest('hex'));
+    const events = (lines(rec.file).slice(1) as [number, string, string][]).map((e) => [e[1], e[2]]);
+    assert.deepEqual(events, want);
+  }
+});
+
 test('discard: a recording whose command never ran is closed and deleted; a sealed one is kept', async (t) => {
   const dir = path.join(tmpDir(t), 'recordings');
   const unused = await Recorder.open({ dir, session: 'sess-d', channel: 0, width: 80, height: 24, recordInput: false });

@@ -157,3 +157,37 @@ test('fuzz: with the gate, the prefilter masks exactly what scanning every line 
   ];
   assertGateMatchesFullScan(configs, pieces, 60);
 });
+
+test('fuzz: text without any gate character: key anchors alone open the gate, as a full scan finds', async () => {
+  // anchoredLines skips the gate's character class when the text holds none of its characters and
+  // looks for the key anchors (AKIA…, AIza…) alone: the same hits, so the same output
+  const configs: MaskerOptions[] = [
+    {},
+    { only: ['aws-access-key-id'] }, // key anchors and no gate character at all
+    { only: ['google-api-key', 'password-assignment'] },
+    { disable: ['aws-access-key-id', 'google-api-key'] }, // gate characters, no key anchor
+    { vaulted: ['Zq9' + 'vaultX'] },
+  ];
+  const pieces: (string | (() => string))[] = [
+    '\n', '\n', '/', '+', 'é', '\x1b[31m', // an escape sequence's `[` and digits: still no gate character
+    'pass', 'PWD', 'token', 'Secret', 'bearer', 'Authorization', 'eyJ', 'AK' + 'IA', 'AS' + 'IA', 'AI' + 'za', 'Zq9', 'vaultX',
+    '4111', '5500', () => rand(16, '0123456789'),
+    () => rand(8, 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'),
+    () => base64Lines(1),
+    () => base64Lines(20),
+    fake.awsKeyId,
+    () => 'AI' + 'za' + rand(35), // a Google key without `_` or `-`
+  ];
+  assertGateMatchesFullScan(configs, pieces, 40, 500);
+  // and in a stream: key ids in base64, every chunk size, no gate character anywhere
+  const keys = [fake.awsKeyId(), 'AI' + 'za' + rand(35)];
+  const text = base64Lines(200) + keys[0] + '\n' + base64Lines(3) + `${fake.awsKeyId()}x\n` + base64Lines(100) + keys[1] + '\n' + base64Lines(50);
+  assert.ok(!/[-:=_. \t]/.test(text));
+  const m = compileMasker();
+  const r = m.maskText(text);
+  assert.deepEqual(r.findings.map((f) => f.detector), ['aws-access-key-id', 'google-api-key']); // not the one touching `x`
+  assert.equal(r.text, text.replace(keys[0]!, '*'.repeat(20)).replace(keys[1]!, '*'.repeat(39)));
+  for (const size of [1, 13, 77, 4096, 32 * 1024]) {
+    assert.equal((await runChunks(m.createStream(), chunks(text, size))).toString(), r.text, `chunks of ${size}`);
+  }
+});
