@@ -8,5 +8,5 @@ export { loadAuditPublicKey, SIGNING_KEY_FILE, type JsonWebKey } from './signing
 export { Recorder, recordingFileName, type RecorderOptions, type SealedRecording } from './recorder.js';
 export { recoverUnsealed } from './recover-unsealed.js';
 export { verifyAudit, type VerifyResult, type VerifyProblem, type VerifyOptions } from './verify-audit.js';
-export { listSessions, recentSessionIds, recentSessions, sessionSummary, summarizeSession, SESSION_KEY, type SessionSummary, type SessionEventRow } from './list-sessions.js';
+export { hasSessionIndex, listSessions, newestSessions, recentSessionIds, recentSessions, sessionSummary, summarizeSession, SESSION_KEY, type SessionSummary, type SessionEventRow } from './list-sessions.js';
 export { AuditError } from './errors.js';

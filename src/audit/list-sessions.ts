@@ -116,6 +116,31 @@ export function* recentSessions(db: Store, accept?: (start: SessionEventRow) => 
   }
 }
 
+/** Whether the store has the session index (the gateway builds it on open; read-only tools cannot). */
+export function hasSessionIndex(db: Store): boolean {
+  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'audit_events_session'").get() !== undefined;
+}
+
+/**
+ * The newest `limit` sessions (by their `session.start`), oldest first. Through the session
+ * index when the store has it; a store the gateway has not opened since the index came (read
+ * here read-only, so it is not built) gets one pass over the log instead: without the index,
+ * each session's summary would be a scan of the whole log.
+ */
+export function newestSessions(db: Store, limit: number): SessionSummary[] {
+  const out: SessionSummary[] = [];
+  if (hasSessionIndex(db)) {
+    for (const s of recentSessions(db)) if (out.push(s) >= limit) break;
+  } else {
+    const all = new Map(listSessions(db).map((s) => [s.id, s]));
+    for (const id of recentSessionIds(db)) {
+      const s = all.get(id);
+      if (s && out.push(s) >= limit) break;
+    }
+  }
+  return out.reverse();
+}
+
 /** Every session as the audit log tells it, oldest first (one pass over the log: `shellgate sessions`). */
 export function listSessions(db: Store): SessionSummary[] {
   const sessions = new Map<string, SessionSummary>();

@@ -1,4 +1,4 @@
-import { listSessions, recentSessions, type SessionSummary } from '../audit/index.js';
+import { listSessions, newestSessions, type SessionSummary } from '../audit/index.js';
 import { UsageError } from '../errors.js';
 import { parseFlags, print, type CliIO } from './io.js';
 import { openStoreReadOnly, resolveAuditPaths } from './audit-verify.js';
@@ -18,12 +18,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const db = openStoreReadOnly(paths.store);
   let sessions: SessionSummary[];
   try {
-    if (limit === null) sessions = listSessions(db);
-    else {
-      sessions = [];
-      for (const s of recentSessions(db)) if (sessions.push(s) >= limit) break;
-      sessions.reverse();
-    }
+    sessions = limit === null ? listSessions(db) : newestSessions(db, limit);
   } finally {
     db.close();
   }

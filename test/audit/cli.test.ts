@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { cliPath } from '../helpers/paths.js';
 import { buildScenario } from './scenario.js';
 import { newStore, openLog, tmpDir } from './helpers.js';
@@ -114,6 +115,16 @@ test('shellgate sessions --limit N: the newest N, oldest first; a bad N is a usa
   assert.match(table.stdout, /^SESSION\s+SUBJECT/);
   assert.match(table.stdout, /\nc\s+bot-c\s+web-1/);
   assert.doesNotMatch(table.stdout, /bot-b/);
+  // A store the gateway has not opened since the session index came: the read-only CLI does not
+  // build the index, and gives the same answer from one pass over the log.
+  const rw = new Database(path.join(dir, 'data', 'shellgate.db'));
+  rw.exec('DROP INDEX audit_events_session');
+  rw.close();
+  assert.deepEqual(ids(cli(dir, 'sessions', '--db', 'data/shellgate.db', '--json', '--limit', '2')), ['b', 'c']);
+  assert.deepEqual(JSON.parse(cli(dir, 'sessions', '--db', 'data/shellgate.db', '--json', '--limit', '3').stdout), all);
+  const ro = new Database(path.join(dir, 'data', 'shellgate.db'), { readonly: true });
+  assert.equal(ro.prepare("SELECT 1 FROM sqlite_master WHERE name = 'audit_events_session'").get(), undefined);
+  ro.close();
   for (const bad of ['0', '-1', 'x', '1.5', '']) {
     const r = cli(dir, 'sessions', '--db', 'data/shellgate.db', `--limit=${bad}`);
     assert.equal(r.code, 2, `--limit ${JSON.stringify(bad)}: ${r.stderr}`);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { listSessions, recentSessions, sessionSummary, SESSION_KEY } from '../../src/audit/index.js';
+import { hasSessionIndex, listSessions, newestSessions, recentSessions, sessionSummary, SESSION_KEY } from '../../src/audit/index.js';
 import { newStore, openLog, tmpDir } from './helpers.js';
 
 test('listSessions summarises sessions from the log', async (t) => {
@@ -87,5 +87,27 @@ test('opening a log written before the session index builds it', async (t) => {
   await again.close();
   assert.ok(indexes().includes('audit_events_session'));
   assert.equal(sessionSummary(db, 'old')?.subject, 'bot');
+  db.close();
+});
+
+test('newestSessions: the same sessions and summaries with the session index and without it', async (t) => {
+  const dir = tmpDir(t);
+  const db = newStore(dir);
+  const log = await openLog(db, dir);
+  for (let i = 0; i < 40; i++) {
+    const id = `s${i}`;
+    await log.append({ type: 'session.start', session: id, subject: `bot-${i % 3}`, target: 'web-1' });
+    if (i % 4 === 0) await log.append({ type: 'command.decision', session: `s${i >> 1}`, decision: i % 8 ? 'allow' : 'deny', command: 'ls' });
+    if (i % 5 === 0) await log.append({ type: 'session.end', session: `s${i >> 2}`, reason: 'client closed' });
+  }
+  await log.append({ type: 'command.decision', session: 'no-start', decision: 'allow', command: 'ls' }); // never listed by start
+  await log.close();
+  assert.equal(hasSessionIndex(db), true);
+  const withIndex = [1, 7, 40, 99].map((n) => newestSessions(db, n));
+  assert.deepEqual(withIndex[1]!.map((s) => s.id), ['s33', 's34', 's35', 's36', 's37', 's38', 's39']);
+  assert.equal(withIndex[3]!.length, 40);
+  db.exec('DROP INDEX audit_events_session');
+  assert.equal(hasSessionIndex(db), false);
+  assert.deepEqual([1, 7, 40, 99].map((n) => newestSessions(db, n)), withIndex);
   db.close();
 });
