@@ -104,13 +104,10 @@ export class Recorder {
     if (opts.env !== undefined) header.env = opts.env;
     const rec = new Recorder(file, fd, opts.recordInput, opts.inline);
     try {
-      const buf = Buffer.from(JSON.stringify(header) + '\n', 'utf8');
       // Written here, like every event line: a small append to the page cache costs less than
       // a hand-off to the thread pool and back (measured on a 2-core VM: 11 µs against ~30 µs
       // of event-loop time plus the wake-ups).
-      for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
-      rec.hash.update(buf);
-      rec.size += buf.length;
+      rec.line(JSON.stringify(header));
     } catch (err) {
       // Not even the header fits (a full disk): leave no half-written file behind.
       await closeAsync(fd).catch(() => {});
