@@ -130,6 +130,7 @@ export class SshGateway {
           },
         );
       this.sessionLogged.set(c, logged);
+      if (c.target.kind === 'ssh') this.deps.pool.warm(c.target);
       const closed = new CloseSignal();
       client.once('close', () => closed.fire());
       client.on('session', (accept) => this.onSession(c, accept(), closed));

@@ -233,6 +233,25 @@ export class SshPool {
     conn.idleTimer.unref();
   }
 
+  /**
+   * An agent has just logged in to `target`: when the target has no connection, open one now,
+   * so the first command finds it up rather than waiting for a handshake (tens of ms; far more
+   * on a busy machine or a distant target). At most one per target; it idles out after
+   * `upstreamIdle` like any other. A failure here is the command path's to report: the next
+   * command connects again and gets the error.
+   */
+  warm(target: SshTargetConfig): void {
+    if (this.closing || !this.vault) return;
+    let list = this.pools.get(target.name);
+    if (!list) this.pools.set(target.name, (list = []));
+    if (list.some((c) => !c.closed)) return;
+    try {
+      list.push(this.connect(target));
+    } catch (err) {
+      this.log.debug({ target: target.name, err: (err as Error).message }, 'upstream warm-up not started');
+    }
+  }
+
   private acquire(target: SshTargetConfig): Promise<PooledConnection> {
     let list = this.pools.get(target.name);
     if (!list) this.pools.set(target.name, (list = []));

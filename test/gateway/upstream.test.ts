@@ -46,6 +46,38 @@ test('upstream connections are pooled (at most maxChannels each) and closed when
   }
 });
 
+test('an agent logging in opens the upstream connection of its target before any command (one per target), which then idles out', async () => {
+  const sshd = await startSshd();
+  const gw = await startGateway({ sshd, topYaml: 'limits:\n  upstreamIdle: 1500ms\n' });
+  const until = async (want: number, ms: number) => {
+    const end = Date.now() + ms;
+    while (establishedTo(sshd.port) !== want && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    return establishedTo(sshd.port);
+  };
+  try {
+    assert.equal(establishedTo(sshd.port), 0);
+    const agent = await connectAgent(gw.sshPort, 'web-1', await gw.token());
+    assert.equal(await until(1, 5000), 1, 'no upstream connection after the login');
+    // Not a command ran: the log has the session and nothing else of it.
+    assert.equal(gw.logs.filter((l) => l.msg === 'command allowed').length, 0);
+    // A second login to the same target finds it and opens none.
+    const second = await connectAgent(gw.sshPort, 'web-1', await gw.token());
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(establishedTo(sshd.port), 1);
+    // The first command runs on it.
+    assert.equal((await execOn(agent, 'echo warm')).stdout, 'warm\n');
+    assert.equal(establishedTo(sshd.port), 1);
+    // Idle: closed after upstreamIdle, though the agents stay connected; a command reconnects.
+    assert.equal(await until(0, 5000), 0, 'the warm connection did not idle out');
+    assert.equal((await execOn(second, 'echo again')).stdout, 'again\n');
+    agent.end();
+    second.end();
+  } finally {
+    await gw.stop();
+    await sshd.stop();
+  }
+});
+
 /**
  * A loopback TCP relay to `port` that holds the connections `hold(nth)` picks (accepted,
  * nothing forwarded) until `release()`: upstream handshakes that take as long as we like.
