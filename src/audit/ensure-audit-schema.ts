@@ -1,5 +1,5 @@
 import type { Store } from '../store/open-store.js';
-import { SESSION_KEY } from './list-sessions.js';
+import { SESSION_INDEX, SESSION_KEY } from './list-sessions.js';
 
 /**
  * The `audit_events` table exactly as `spec/audit.md` lists it. `seq` is the rowid, so
@@ -19,5 +19,5 @@ export function ensureAuditSchema(db: Store): void {
     hash TEXT NOT NULL
   );
   CREATE INDEX IF NOT EXISTS audit_events_type ON audit_events (type, seq);
-  CREATE INDEX IF NOT EXISTS audit_events_session ON audit_events (${SESSION_KEY});`);
+  CREATE INDEX IF NOT EXISTS ${SESSION_INDEX} ON audit_events (${SESSION_KEY});`);
 }

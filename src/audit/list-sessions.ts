@@ -29,6 +29,9 @@ export interface SessionEventRow {
  */
 export const SESSION_KEY = "json_extract(body, '$.session')";
 
+/** The name of that index. */
+export const SESSION_INDEX = 'audit_events_session';
+
 const SUMMARY_TYPES = "('session.start', 'session.end', 'command.decision', 'approval.requested', 'recording.sealed')";
 
 function emptySummary(id: string): SessionSummary {
@@ -118,7 +121,7 @@ export function* recentSessions(db: Store, accept?: (start: SessionEventRow) => 
 
 /** Whether the store has the session index (the gateway builds it on open; read-only tools cannot). */
 export function hasSessionIndex(db: Store): boolean {
-  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'audit_events_session'").get() !== undefined;
+  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?").get(SESSION_INDEX) !== undefined;
 }
 
 /**

@@ -236,9 +236,9 @@ export class SshPool {
   /**
    * An agent has just logged in to `target`: when the target has no connection, open one now,
    * so the first command finds it up rather than waiting for a handshake (about 100 ms against
-   * OpenSSH sshd on the 2-core development VM; more for a distant target). At most one per target; it idles out after
-   * `upstreamIdle` like any other. A failure here is the command path's to report: the next
-   * command connects again and gets the error.
+   * OpenSSH sshd on the 2-core development VM; more for a distant target). At most one per
+   * target; it idles out after `upstreamIdle` like any other. A failure here is the command
+   * path's to report: the next command connects again and gets the error.
    */
   warm(target: SshTargetConfig): void {
     if (this.closing || !this.vault) return;
