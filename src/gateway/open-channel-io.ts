@@ -1,7 +1,7 @@
 import { Recorder, type AuditEventInput } from '../audit/index.js';
 import type { TargetConfig } from '../config/types.js';
 import { openLocal } from '../upstream/local-target.js';
-import type { PtyRequest, UpstreamProcess } from '../upstream/types.js';
+import type { PreparedChannel, PtyRequest, UpstreamProcess } from '../upstream/types.js';
 import type { ConnectionState, GatewayDeps } from './context.js';
 
 /** The channel's recording (null when recordings are off). Rejects when the file cannot be created. */
@@ -26,7 +26,17 @@ export async function openUpstream(
   command: string | null,
   opts: { pty: PtyRequest | null; env: Record<string, string> },
 ): Promise<UpstreamProcess> {
-  return target.kind === 'local' ? openLocal(target, command, opts) : await deps.pool.open(target, command, opts);
+  return await prepareUpstream(deps, target, opts).run(command);
+}
+
+/**
+ * Get the target ready for a program that may run soon: on an SSH target, open its session
+ * channel now (SshPool.prepare); a local target has nothing to open ahead, its process starts in
+ * `run`. Every prepared channel is either run or discarded.
+ */
+export function prepareUpstream(deps: GatewayDeps, target: TargetConfig, opts: { pty: PtyRequest | null; env: Record<string, string> }): PreparedChannel {
+  if (target.kind !== 'local') return deps.pool.prepare(target, opts);
+  return { run: async (command) => openLocal(target, command, opts), discard: () => undefined };
 }
 
 /**

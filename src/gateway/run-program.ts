@@ -1,7 +1,7 @@
 import type { ServerChannel } from 'ssh2';
 import type { Recorder } from '../audit/index.js';
-import { openRecording, openUpstream, sealRecording } from './open-channel-io.js';
-import type { ExitInfo, PtyRequest, UpstreamProcess } from '../upstream/types.js';
+import { openRecording, prepareUpstream, sealRecording } from './open-channel-io.js';
+import type { ExitInfo, PreparedChannel, PtyRequest, UpstreamProcess } from '../upstream/types.js';
 import type { ConnectionState, GatewayDeps, LiveChannel } from './context.js';
 import { EXIT_REFUSED, EXIT_UPSTREAM, forTerminal, msg } from './messages.js';
 import { outputPath, relayOutput } from './relay-output.js';
@@ -89,17 +89,22 @@ export async function runProgram(deps: GatewayDeps, conn: ConnectionState, ch: S
       .append({ type: 'command.result', ...base, exit: EXIT_REFUSED, signal: null, bytesOut: 0, durationMs: Date.now() - started, detectors: {}, error: why })
       .catch((e: Error) => log.error({ ...base, err: e.message }, 'audit append failed for a command not run'));
 
-  // The recording file is created while the decision is being committed (two durable steps
-  // side by side, a fraction of a millisecond less per command); it is deleted unused if the
-  // command then does not run. After an approval it is opened only then.
+  // The recording file is created and the upstream channel opened while the decision is being
+  // committed (a durable step and a round trip side by side with it); both are dropped unused if
+  // the command then does not run. The program itself starts only once the decision is durable.
+  // After an approval they are opened only then.
   const title = `${conn.identity.subject}@${target.name}${req.command !== null ? ': ' + maskText(req.command).slice(0, 200) : ''}`;
+  const upstreamOpts = { pty: req.pty, env: req.env };
   let early: Promise<Recorder | null> | null = null;
+  let prepared: PreparedChannel | null = null;
   const openEarly = () => {
     early = openRecording(deps, conn, req.channelNo, req.pty, title);
     early.catch(() => undefined); // awaited below; a failure is handled there
+    prepared = prepareUpstream(deps, target, upstreamOpts);
   };
   // Awaited before the refusal goes out: the agent never sees a refusal while a file exists.
   const dropEarly = async () => {
+    prepared?.discard();
     if (early) await early.then((r) => r?.discard()).catch(() => undefined);
   };
 
@@ -135,13 +140,14 @@ export async function runProgram(deps: GatewayDeps, conn: ConnectionState, ch: S
     recorder = await (early ?? openRecording(deps, conn, req.channelNo, req.pty, title));
   } catch (err) {
     log.error({ ...base, err: (err as Error).message }, 'recording cannot be written: command refused');
+    (prepared as PreparedChannel | null)?.discard();
     await logNotRun('recording cannot be written: command not run');
     refuse(ch, msg.error('the recording cannot be written: command refused'), isPty);
     return;
   }
 
   try {
-    up = await openUpstream(deps, target, req.command, { pty: req.pty, env: req.env });
+    up = await ((prepared as PreparedChannel | null) ?? prepareUpstream(deps, target, upstreamOpts)).run(req.command);
   } catch (err) {
     const text = (err as Error).message;
     log.warn({ ...base, err: text }, 'upstream open failed');

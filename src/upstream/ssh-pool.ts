@@ -7,16 +7,20 @@ import { HostKeyMismatchError, UpstreamError } from '../errors.js';
 import type { SshTargetConfig } from '../config/types.js';
 import type { Vault } from '../vault/vault.js';
 import { fingerprint, fingerprintMatches } from './fingerprint.js';
-import type { ExitInfo, PtyRequest, UpstreamProcess } from './types.js';
+import { isOpen, openSession, openSessionChannel, setUpSession, startProgram } from './session-channel.js';
+import type { ExitInfo, PreparedChannel, PtyRequest, UpstreamProcess } from './types.js';
 
 interface PooledConnection {
   client: ClientT;
   /** Authenticated: channels can be opened on it now. */
   ready: boolean;
-  /** Channels open or reserved on it (reserved: waiting for its handshake). */
+  /** Channels open or reserved on it (reserved: waiting for its handshake), its spare included. */
   channels: number;
   closed: boolean;
   idleTimer: NodeJS.Timeout | null;
+  /** A session channel opened ahead for the next command (SshPool.replenish), and one being opened. */
+  spare: ClientChannel | null;
+  spareOpening: boolean;
 }
 
 /**
@@ -56,6 +60,11 @@ function handshakes(list: PooledConnection[]): number {
   let n = 0;
   for (const c of list) if (!c.ready && !c.closed) n++;
   return n;
+}
+
+/** Channels at work on `conn`: those open or reserved, less its spare. */
+function busy(conn: PooledConnection): number {
+  return conn.channels - (conn.spare || conn.spareOpening ? 1 : 0);
 }
 
 /** One more channel on `conn` (open or reserved): it is no longer idle. */
@@ -108,7 +117,7 @@ export class SshPool {
     if (!this.vault) throw new UpstreamError('no vault master key configured: ssh targets need vault credentials');
     const cred = this.vault.get(target.credential);
     const client = new Client();
-    const conn: PooledConnection = { client, ready: false, channels: 0, closed: false, idleTimer: null };
+    const conn: PooledConnection = { client, ready: false, channels: 0, closed: false, idleTimer: null, spare: null, spareOpening: false };
     let presented: string | null = null;
     const cfg: ConnectConfig = {
       host: target.host,
@@ -132,7 +141,8 @@ export class SshPool {
       this.settleWaiters(target.name, conn, (w) => w.resolve(conn));
       this.reserveOn(target, conn);
       this.pump(target);
-      if (conn.channels === 0) this.idleLater(target, conn);
+      this.replenish(target, conn);
+      this.idleCheck(target, conn);
     });
     client.once('error', (err: Error & { level?: string }) => {
       if (conn.ready) return;
@@ -157,6 +167,7 @@ export class SshPool {
   /** The connection is gone (or never came up): channels reserved on it fail with `err`. */
   private fail(target: SshTargetConfig, conn: PooledConnection, err: Error): void {
     conn.closed = true;
+    conn.spare = null; // it goes with the connection
     const list = this.pools.get(target.name);
     const i = list ? list.indexOf(conn) : -1;
     if (i >= 0) list!.splice(i, 1);
@@ -225,6 +236,11 @@ export class SshPool {
     for (const w of mine) settle(w);
   }
 
+  /** Start the idle timer of a live connection nothing works on (a spare does not count). */
+  private idleCheck(target: SshTargetConfig, conn: PooledConnection): void {
+    if (conn.ready && !conn.closed && !conn.idleTimer && busy(conn) === 0) this.idleLater(target, conn);
+  }
+
   private idleLater(target: SshTargetConfig, conn: PooledConnection): void {
     conn.idleTimer = setTimeout(() => {
       this.fail(target, conn, new UpstreamError(`target ${target.name}: idle connection closed`));
@@ -282,29 +298,123 @@ export class SshPool {
     conn.channels--;
     if (conn.closed || !conn.ready) return;
     this.reserveOn(target, conn); // the slot goes to the oldest channel waiting, if any
-    if (conn.channels === 0) this.idleLater(target, conn);
+    this.replenish(target, conn);
+    this.idleCheck(target, conn);
   }
 
   /**
-   * Open an exec (command) or a shell (command null) channel on the target.
+   * Keep one session channel open ahead on a live connection that has a slot to spare and no
+   * channel waiting for one: the next command takes it and sends only its requests, one round
+   * trip to the target instead of two (an open, then the exec). Nothing runs on a spare
+   * (RFC 4254 §6.1); it takes one of the connection's slots (OpenSSH counts it in MaxSessions),
+   * does not keep the connection from idling out, and goes with it. A spare the target refuses
+   * is not tried again before a slot frees.
+   */
+  private replenish(target: SshTargetConfig, conn: PooledConnection): void {
+    if (this.closing || !conn.ready || conn.closed || conn.spare || conn.spareOpening) return;
+    if (conn.channels >= target.maxChannelsPerConnection || this.waiting.get(target.name)?.length) return;
+    conn.spareOpening = true;
+    conn.channels++; // a slot, but not work: the idle timer keeps running
+    openSession(conn.client).then(
+      (ch) => {
+        conn.spareOpening = false;
+        if (conn.closed) return;
+        if (this.waiting.get(target.name)?.length) {
+          // Channels came to wait meanwhile: the slot is theirs (the spare is closed unused).
+          ch.close();
+          this.release(target, conn);
+          return;
+        }
+        conn.spare = ch;
+      },
+      (err: Error) => {
+        conn.spareOpening = false;
+        this.log.debug({ target: target.name, err: err.message }, 'upstream spare channel not opened');
+        conn.channels--;
+        if (conn.closed) return;
+        this.reserveOn(target, conn);
+        this.idleCheck(target, conn);
+      },
+    );
+  }
+
+  /** A live spare channel of the target, taken for a command (its slot becomes the command's), or null. */
+  private takeSpare(target: SshTargetConfig): { conn: PooledConnection; channel: ClientChannel } | null {
+    for (const conn of this.connections(target)) {
+      const channel = conn.spare;
+      if (!channel || conn.closed) continue;
+      conn.spare = null;
+      if (!isOpen(channel)) {
+        conn.channels--; // the target closed it meanwhile
+        continue;
+      }
+      if (conn.idleTimer) {
+        clearTimeout(conn.idleTimer);
+        conn.idleTimer = null;
+      }
+      return { conn, channel };
+    }
+    return null;
+  }
+
+  /**
+   * A session channel on the target for a program started later: the spare one (replenish) or
+   * one opened now. `run` sends its exec (command) or shell (null) request, `discard` closes
+   * the channel unused. The gateway prepares a channel while the decision that allows its
+   * command is being committed, and runs the program once the decision is durable
+   * (session-channel.ts). A failed open is reported by `run`.
+   */
+  prepare(target: SshTargetConfig, opts: { pty: PtyRequest | null; env: Record<string, string> }): PreparedChannel {
+    const ready = this.openChannel(target, opts);
+    ready.catch(() => undefined); // run() reports it; discard() has nothing to close
+    let used = false;
+    return {
+      run: async (command) => {
+        if (used) throw new TypeError('a prepared upstream channel starts one program');
+        used = true;
+        const { client, channel, up } = await ready;
+        try {
+          await startProgram(client, channel, command);
+        } catch (err) {
+          up.close(); // its slot comes back with the channel's close
+          throw new UpstreamError(`target ${target.name} refused the ${command === null ? 'shell' : 'command'}: ${(err as Error).message}`);
+        }
+        return up;
+      },
+      discard: () => {
+        if (used) return;
+        used = true;
+        ready.then(({ up }) => up.close(), () => undefined);
+      },
+    };
+  }
+
+  /** Open an exec (command) or a shell (command null) channel on the target and start the program. */
+  open(target: SshTargetConfig, command: string | null, opts: { pty: PtyRequest | null; env: Record<string, string> }): Promise<UpstreamProcess> {
+    return this.prepare(target, opts).run(command);
+  }
+
+  /**
+   * A session channel on a pooled connection, its environment and terminal set, no program yet.
    *
    * A session channel the upstream refuses to open (SSH_MSG_CHANNEL_OPEN_FAILURE, RFC 4254
-   * §5.1) is tried again, up to OPEN_ATTEMPTS times in all: nothing ran, since the command is
-   * only sent on an open channel (a refused exec request is not retried). OpenSSH frees a
-   * session slot a little after the channel's close, so a slot this pool reuses at once can
-   * still be taken there (MaxSessions; sshd answers "open failed").
+   * §5.1) is tried again, up to OPEN_ATTEMPTS times in all: nothing ran, since a program only
+   * starts on a request sent on an open channel (a refused exec request is not retried).
+   * OpenSSH frees a session slot a little after the channel's close, so a slot this pool reuses
+   * at once can still be taken there (MaxSessions; sshd answers "open failed").
    */
-  async open(target: SshTargetConfig, command: string | null, opts: { pty: PtyRequest | null; env: Record<string, string> }): Promise<UpstreamProcess> {
+  private async openChannel(
+    target: SshTargetConfig,
+    opts: { pty: PtyRequest | null; env: Record<string, string> },
+  ): Promise<{ client: ClientT; channel: ClientChannel; up: UpstreamProcess }> {
     for (let attempt = 1; ; attempt++) {
+      // A spare first (one may have come up while a refused open waited to try again).
+      const spare = this.takeSpare(target);
+      if (spare) return await this.useSpare(target, spare.conn, spare.channel, opts);
       const conn = await this.acquire(target);
       let channel: ClientChannel;
       try {
-        channel = await new Promise<ClientChannel>((resolve, reject) => {
-          const cb = (err: Error | undefined, ch: ClientChannel) => (err ? reject(err) : resolve(ch));
-          const pty = opts.pty ? { term: opts.pty.term, rows: opts.pty.rows, cols: opts.pty.cols, width: opts.pty.width, height: opts.pty.height } : undefined;
-          if (command === null) conn.client.shell(pty ?? false, { env: opts.env }, cb);
-          else conn.client.exec(command, { pty: pty ?? false, env: opts.env }, cb);
-        });
+        channel = await openSessionChannel(conn.client, opts);
       } catch (err) {
         this.release(target, conn);
         const reason = (err as { reason?: unknown }).reason;
@@ -317,8 +427,26 @@ export class SshPool {
         }
         throw new UpstreamError(`target ${target.name} refused the channel: ${(err as Error).message}`);
       }
-      return wrapChannel(channel, () => this.release(target, conn));
+      return { client: conn.client, channel, up: wrapChannel(channel, () => this.release(target, conn)) };
     }
+  }
+
+  /** Set a spare channel up for its command; its slot comes back when it closes. */
+  private async useSpare(
+    target: SshTargetConfig,
+    conn: PooledConnection,
+    channel: ClientChannel,
+    opts: { pty: PtyRequest | null; env: Record<string, string> },
+  ): Promise<{ client: ClientT; channel: ClientChannel; up: UpstreamProcess }> {
+    const up = wrapChannel(channel, () => this.release(target, conn));
+    this.replenish(target, conn);
+    try {
+      await setUpSession(conn.client, channel, opts);
+    } catch (err) {
+      up.close();
+      throw new UpstreamError(`target ${target.name} refused the channel: ${(err as Error).message}`);
+    }
+    return { client: conn.client, channel, up };
   }
 
   /** Count a refused open; one warn line per target per REFUSED_LOG_INTERVAL_MS at most. */

@@ -25,6 +25,14 @@ export interface UpstreamProcess {
   readonly done: Promise<ExitInfo>;
 }
 
+/** An upstream channel opened ahead of its program (see SshPool.prepare). */
+export interface PreparedChannel {
+  /** Start the program: a command, or the shell when null. Once only; rejects when the channel could not be opened or the request is refused. */
+  run(command: string | null): Promise<UpstreamProcess>;
+  /** The program will not run: close the channel (if it opened) and give back its slot. */
+  discard(): void;
+}
+
 export interface ExitInfo {
   code: number | null;
   /** Signal name without the SIG prefix, as RFC 4254 exit-signal carries it. */

@@ -2,9 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
+import Database from 'better-sqlite3';
 import { startSshd, type SshdHandle } from '../helpers/sshd.js';
 import { startGateway, type GatewayHandle } from '../helpers/gateway.js';
+import type { Client } from 'ssh2';
 import { connectAgent, execOn } from '../helpers/ssh2-agent.js';
+import { startProbeUpstream, type ProbeUpstream } from '../helpers/probe-upstream.js';
 
 /** Established TCP connections whose local port is `port` (the sshd side), from /proc/net/tcp. */
 function establishedTo(port: number): number {
@@ -316,6 +320,158 @@ test('a target whose MaxSessions is below maxChannels: refused opens are tried a
     agent.end();
   } finally {
     await gw.stop();
+    await sshd.stop();
+  }
+});
+
+/** A target `name` on the in-process probe upstream (any key accepted; the vault's web-key is used). */
+function probeTarget(name: string, probe: ProbeUpstream, extra = ''): string {
+  return `  ${name}:\n    host: 127.0.0.1\n    port: ${probe.port}\n    user: probe\n    credential: web-key\n    hostKey: "${probe.fingerprint}"\n    policy: test\n${extra}`;
+}
+
+/** Run `command` on the agent connection with a terminal; resolves with its exit code. */
+function execWithPty(agent: Client, command: string): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    agent.exec(command, { pty: { term: 'xterm', rows: 24, cols: 80 } }, (err, ch) => {
+      if (err) return reject(err);
+      let code: number | null = null;
+      ch.on('exit', (c: number | null) => (code = c));
+      ch.on('close', () => resolve(code));
+      ch.resume();
+    });
+  });
+}
+
+test('the pool keeps a session channel open ahead: a command sends only its requests on it, a new one opens, and it idles out with its connection', async () => {
+  const sshd = await startSshd();
+  const probe = await startProbeUpstream();
+  const gw = await startGateway({ sshd, topYaml: 'limits:\n  upstreamIdle: 1500ms\n', extraYaml: probeTarget('probe', probe) });
+  try {
+    const agent = await connectAgent(gw.sshPort, 'probe', await gw.token());
+    // The login opened the connection and one channel on it, and nothing ran.
+    await probe.until((e) => e.includes('open 1'));
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(probe.events, ['open 1']);
+    // The command's exec goes on that channel; the pool opens the next one.
+    assert.equal((await execOn(agent, 'echo first')).stdout, 'first\n');
+    await probe.until((e) => e.includes('open 2'));
+    assert.equal(probe.events[0], 'open 1');
+    assert.ok(probe.events.includes('exec 1 echo first'), probe.events.join(', '));
+    // A command with a terminal: its pty request, then its exec, on the channel opened ahead.
+    assert.equal(await execWithPty(agent, 'echo with-a-tty'), 0);
+    const pty = probe.events.indexOf('pty 2');
+    assert.ok(pty >= 0 && pty < probe.events.indexOf('exec 2 echo with-a-tty'), probe.events.join(', '));
+    await probe.until((e) => e.includes('open 3'));
+    // A channel the target closes meanwhile is not used: the next command opens its own.
+    probe.closeIdle();
+    await probe.until((e) => e.includes('close 3'));
+    assert.equal((await execOn(agent, 'echo third')).stdout, 'third\n');
+    assert.ok(probe.events.includes('exec 4 echo third'), probe.events.join(', '));
+    assert.equal(probe.events.filter((e) => e.startsWith('exec 3')).length, 0);
+    // With no command for upstreamIdle, the connection closes, the channel open ahead with it.
+    await probe.until((e) => e.includes('end'), 6000);
+    agent.end();
+  } finally {
+    await gw.stop();
+    await probe.close();
+    await sshd.stop();
+  }
+});
+
+test('a command sent upstream only once its decision is durable, on a channel opened ahead or while the decision commits', async () => {
+  const sshd = await startSshd();
+  const probe = await startProbeUpstream();
+  const gw = await startGateway({ sshd, extraYaml: probeTarget('probe', probe) });
+  let locker: Database.Database | null = null;
+  try {
+    const agent = await connectAgent(gw.sshPort, 'probe', await gw.token());
+    await probe.until((e) => e.includes('open 1')); // opened ahead at the login
+    assert.equal((await execOn(agent, 'echo first')).code, 0); // the session is logged; channel 2 is open ahead
+    await probe.until((e) => e.includes('open 2'));
+    // Another process holds the store's write lock: the decision's commit waits for it.
+    locker = new Database(path.join(gw.dir, 'data', 'shellgate.db'));
+    locker.exec('BEGIN IMMEDIATE');
+    let before = probe.events.length;
+    const spared = execOn(agent, 'echo spared');
+    await probe.until((e) => e.includes('open 3')); // the next one, opened when the command took channel 2
+    await new Promise((r) => setTimeout(r, 400));
+    assert.deepEqual(probe.events.slice(before), ['open 3'], 'the command reached the upstream before its decision was durable');
+    locker.exec('COMMIT');
+    assert.deepEqual(await spared, { code: 0, signal: null, stdout: 'spared\n', stderr: '' });
+    assert.ok(probe.events.includes('exec 2 echo spared'), probe.events.join(', '));
+    // Without a channel open ahead (the target closed it), the command's own opens during the commit.
+    probe.closeIdle();
+    await probe.until((e) => e.includes('close 3'));
+    locker.exec('BEGIN IMMEDIATE');
+    before = probe.events.length;
+    const fresh = execOn(agent, 'echo fresh');
+    await probe.until((e) => e.slice(before).includes('open 4'));
+    await new Promise((r) => setTimeout(r, 400));
+    assert.equal(probe.events.slice(before).filter((e) => e.startsWith('exec')).length, 0, probe.events.join(', '));
+    locker.exec('COMMIT');
+    assert.equal((await fresh).stdout, 'fresh\n');
+    assert.ok(probe.events.includes('exec 4 echo fresh'), probe.events.join(', '));
+    agent.end();
+  } finally {
+    locker?.close();
+    await gw.stop();
+    await probe.close();
+    await sshd.stop();
+  }
+});
+
+test('a decision that cannot be committed: the channel taken for it is closed and its command never sent', async () => {
+  const sshd = await startSshd();
+  const probe = await startProbeUpstream();
+  const gw = await startGateway({ sshd, extraYaml: probeTarget('probe', probe) });
+  let locker: Database.Database | null = null;
+  try {
+    const agent = await connectAgent(gw.sshPort, 'probe', await gw.token());
+    await probe.until((e) => e.includes('open 1')); // opened ahead at the login
+    assert.equal((await execOn(agent, 'echo first')).code, 0); // the session is logged; channel 2 is open ahead
+    await probe.until((e) => e.includes('open 2'));
+    locker = new Database(path.join(gw.dir, 'data', 'shellgate.db'));
+    locker.exec('BEGIN IMMEDIATE'); // held past the store's busy timeout (5 s): the commit fails
+    const r = await execOn(agent, 'echo never');
+    assert.equal(r.code, 126, JSON.stringify(r));
+    assert.match(r.stderr, /the audit log cannot be written: command refused/);
+    await probe.until((e) => e.includes('close 2'));
+    assert.deepEqual(probe.events.filter((e) => e.startsWith('exec')), ['exec 1 echo first']);
+    locker.exec('ROLLBACK');
+    locker.close();
+    locker = null;
+    // The slot came back: the target still serves commands.
+    assert.equal((await execOn(agent, 'echo after')).stdout, 'after\n');
+    agent.end();
+  } finally {
+    locker?.close();
+    await gw.stop();
+    await probe.close();
+    await sshd.stop();
+  }
+});
+
+test('an exec request the upstream refuses: the agent gets an error, the channel is closed and its slot reused', async () => {
+  const sshd = await startSshd();
+  const probe = await startProbeUpstream();
+  const gw = await startGateway({ sshd, extraYaml: probeTarget('probe', probe, '    maxChannels: 1\n') });
+  try {
+    const agent = await connectAgent(gw.sshPort, 'probe', await gw.token());
+    await probe.until((e) => e.includes('open 1'));
+    probe.answer = 'refuse';
+    const r = await execOn(agent, 'echo refused');
+    assert.equal(r.code, 255, JSON.stringify(r));
+    assert.match(r.stderr, /^shellgate: target probe refused the command: .*$/m);
+    await probe.until((e) => e.includes('close 1'));
+    await gw.waitForLog((l) => l.msg === 'upstream open failed');
+    // One channel per connection: the next command runs on the same connection once the slot is back.
+    probe.answer = 'run';
+    assert.equal((await execOn(agent, 'echo served')).stdout, 'served\n');
+    assert.equal(probe.events.filter((e) => e === 'end').length, 0, 'the upstream connection was dropped');
+    agent.end();
+  } finally {
+    await gw.stop();
+    await probe.close();
     await sshd.stop();
   }
 });
