@@ -67,6 +67,17 @@ export class InlineGate {
 
   /** Whether a write may run in place now; counts a hand-off when not. */
   allows(): boolean {
+    const ok = this.quiet();
+    if (!ok) this.counts.handedOff += 1;
+    return ok;
+  }
+
+  /**
+   * The gate's condition, uncounted: the loop is quiet (or one session has it to itself) and
+   * the disk has not been slow lately, so a durable write made now is short. Also asked by
+   * work that pays off only while commits are short (the upstream channel opened ahead).
+   */
+  quiet(): boolean {
     const now = performance.now();
     if (now - this.sampledAt >= this.opts.windowMs) {
       const next = performance.eventLoopUtilization();
@@ -75,11 +86,10 @@ export class InlineGate {
       this.sampledAt = now;
     }
     const u = this.utilization;
-    const ok =
+    return (
       now >= this.offUntil &&
-      (u < this.opts.maxUtilization || (u < this.opts.aloneMaxUtilization && this.opts.alone?.() === true) || this.opts.solo?.() === true);
-    if (!ok) this.counts.handedOff += 1;
-    return ok;
+      (u < this.opts.maxUtilization || (u < this.opts.aloneMaxUtilization && this.opts.alone?.() === true) || this.opts.solo?.() === true)
+    );
   }
 
   /** Run a synchronous write in place; a slow one (also when it throws) closes the gate for a while. */

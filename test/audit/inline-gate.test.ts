@@ -47,6 +47,11 @@ test('InlineGate: open on a quiet loop; closed while the loop is busy, unless al
   solo = false;
   assert.equal(one.allows(), false);
   assert.deepEqual(one.counts, { inline: 0, handedOff: 1 });
+  // quiet(): the same answer, not counted as a hand-off (asked by the upstream pool).
+  assert.equal(one.quiet(), false);
+  solo = true;
+  assert.equal(one.quiet(), true);
+  assert.deepEqual(one.counts, { inline: 0, handedOff: 1 });
 });
 
 test('InlineGate: the loop being idle again opens the gate once the next window is sampled', async () => {
