@@ -329,6 +329,39 @@ function probeTarget(name: string, probe: ProbeUpstream, extra = ''): string {
   return `  ${name}:\n    host: 127.0.0.1\n    port: ${probe.port}\n    user: probe\n    credential: web-key\n    hostKey: "${probe.fingerprint}"\n    policy: test\n${extra}`;
 }
 
+/**
+ * sshd (only for the vault's key), the probe upstream, a gateway with a `probe` target on it and
+ * an agent logged in to it, whose login opened channel 1 ahead; all torn down after `fn`.
+ */
+async function withProbe(
+  opts: { topYaml?: string; target?: string },
+  fn: (ctx: { probe: ProbeUpstream; gw: GatewayHandle; agent: Client }) => Promise<void>,
+): Promise<void> {
+  const sshd = await startSshd();
+  const probe = await startProbeUpstream();
+  const gw = await startGateway({ sshd, ...(opts.topYaml ? { topYaml: opts.topYaml } : {}), extraYaml: probeTarget('probe', probe, opts.target) });
+  try {
+    const agent = await connectAgent(gw.sshPort, 'probe', await gw.token());
+    await probe.until((e) => e.includes('open 1'));
+    try {
+      await fn({ probe, gw, agent });
+    } finally {
+      agent.end();
+    }
+  } finally {
+    await gw.stop();
+    await probe.close();
+    await sshd.stop();
+  }
+}
+
+/** Hold the gateway store's write lock from this process: its commits wait (up to its 5 s busy timeout). */
+function lockStore(gw: GatewayHandle): Database.Database {
+  const locker = new Database(path.join(gw.dir, 'data', 'shellgate.db'));
+  locker.exec('BEGIN IMMEDIATE');
+  return locker;
+}
+
 /** Run `command` on the agent connection with a terminal; resolves with its exit code. */
 function execWithPty(agent: Client, command: string): Promise<number | null> {
   return new Promise((resolve, reject) => {
@@ -343,13 +376,8 @@ function execWithPty(agent: Client, command: string): Promise<number | null> {
 }
 
 test('the pool keeps a session channel open ahead: a command sends only its requests on it, a new one opens, and it idles out with its connection', async () => {
-  const sshd = await startSshd();
-  const probe = await startProbeUpstream();
-  const gw = await startGateway({ sshd, topYaml: 'limits:\n  upstreamIdle: 1500ms\n', extraYaml: probeTarget('probe', probe) });
-  try {
-    const agent = await connectAgent(gw.sshPort, 'probe', await gw.token());
+  await withProbe({ topYaml: 'limits:\n  upstreamIdle: 1500ms\n' }, async ({ probe, agent }) => {
     // The login opened the connection and one channel on it, and nothing ran.
-    await probe.until((e) => e.includes('open 1'));
     await new Promise((r) => setTimeout(r, 200));
     assert.deepEqual(probe.events, ['open 1']);
     // The command's exec goes on that channel; the pool opens the next one.
@@ -370,94 +398,64 @@ test('the pool keeps a session channel open ahead: a command sends only its requ
     assert.equal(probe.events.filter((e) => e.startsWith('exec 3')).length, 0);
     // With no command for upstreamIdle, the connection closes, the channel open ahead with it.
     await probe.until((e) => e.includes('end'), 6000);
-    agent.end();
-  } finally {
-    await gw.stop();
-    await probe.close();
-    await sshd.stop();
-  }
+  });
 });
 
 test('a command sent upstream only once its decision is durable, on a channel opened ahead or while the decision commits', async () => {
-  const sshd = await startSshd();
-  const probe = await startProbeUpstream();
-  const gw = await startGateway({ sshd, extraYaml: probeTarget('probe', probe) });
-  let locker: Database.Database | null = null;
-  try {
-    const agent = await connectAgent(gw.sshPort, 'probe', await gw.token());
-    await probe.until((e) => e.includes('open 1')); // opened ahead at the login
+  await withProbe({}, async ({ probe, gw, agent }) => {
     assert.equal((await execOn(agent, 'echo first')).code, 0); // the session is logged; channel 2 is open ahead
     await probe.until((e) => e.includes('open 2'));
     // Another process holds the store's write lock: the decision's commit waits for it.
-    locker = new Database(path.join(gw.dir, 'data', 'shellgate.db'));
-    locker.exec('BEGIN IMMEDIATE');
-    let before = probe.events.length;
-    const spared = execOn(agent, 'echo spared');
-    await probe.until((e) => e.includes('open 3')); // the next one, opened when the command took channel 2
-    await new Promise((r) => setTimeout(r, 400));
-    assert.deepEqual(probe.events.slice(before), ['open 3'], 'the command reached the upstream before its decision was durable');
-    locker.exec('COMMIT');
-    assert.deepEqual(await spared, { code: 0, signal: null, stdout: 'spared\n', stderr: '' });
-    assert.ok(probe.events.includes('exec 2 echo spared'), probe.events.join(', '));
-    // Without a channel open ahead (the target closed it), the command's own opens during the commit.
-    probe.closeIdle();
-    await probe.until((e) => e.includes('close 3'));
-    locker.exec('BEGIN IMMEDIATE');
-    before = probe.events.length;
-    const fresh = execOn(agent, 'echo fresh');
-    await probe.until((e) => e.slice(before).includes('open 4'));
-    await new Promise((r) => setTimeout(r, 400));
-    assert.equal(probe.events.slice(before).filter((e) => e.startsWith('exec')).length, 0, probe.events.join(', '));
-    locker.exec('COMMIT');
-    assert.equal((await fresh).stdout, 'fresh\n');
-    assert.ok(probe.events.includes('exec 4 echo fresh'), probe.events.join(', '));
-    agent.end();
-  } finally {
-    locker?.close();
-    await gw.stop();
-    await probe.close();
-    await sshd.stop();
-  }
+    let locker = lockStore(gw);
+    try {
+      let before = probe.events.length;
+      const spared = execOn(agent, 'echo spared');
+      await probe.until((e) => e.includes('open 3')); // the next one, opened when the command took channel 2
+      await new Promise((r) => setTimeout(r, 400));
+      assert.deepEqual(probe.events.slice(before), ['open 3'], 'the command reached the upstream before its decision was durable');
+      locker.exec('COMMIT');
+      assert.deepEqual(await spared, { code: 0, signal: null, stdout: 'spared\n', stderr: '' });
+      assert.ok(probe.events.includes('exec 2 echo spared'), probe.events.join(', '));
+      // Without a channel open ahead (the target closed it), the command's own opens during the commit.
+      probe.closeIdle();
+      await probe.until((e) => e.includes('close 3'));
+      locker.close();
+      locker = lockStore(gw);
+      before = probe.events.length;
+      const fresh = execOn(agent, 'echo fresh');
+      await probe.until((e) => e.slice(before).includes('open 4'));
+      await new Promise((r) => setTimeout(r, 400));
+      assert.equal(probe.events.slice(before).filter((e) => e.startsWith('exec')).length, 0, probe.events.join(', '));
+      locker.exec('COMMIT');
+      assert.equal((await fresh).stdout, 'fresh\n');
+      assert.ok(probe.events.includes('exec 4 echo fresh'), probe.events.join(', '));
+    } finally {
+      locker.close();
+    }
+  });
 });
 
 test('a decision that cannot be committed: the channel taken for it is closed and its command never sent', async () => {
-  const sshd = await startSshd();
-  const probe = await startProbeUpstream();
-  const gw = await startGateway({ sshd, extraYaml: probeTarget('probe', probe) });
-  let locker: Database.Database | null = null;
-  try {
-    const agent = await connectAgent(gw.sshPort, 'probe', await gw.token());
-    await probe.until((e) => e.includes('open 1')); // opened ahead at the login
+  await withProbe({}, async ({ probe, gw, agent }) => {
     assert.equal((await execOn(agent, 'echo first')).code, 0); // the session is logged; channel 2 is open ahead
     await probe.until((e) => e.includes('open 2'));
-    locker = new Database(path.join(gw.dir, 'data', 'shellgate.db'));
-    locker.exec('BEGIN IMMEDIATE'); // held past the store's busy timeout (5 s): the commit fails
-    const r = await execOn(agent, 'echo never');
-    assert.equal(r.code, 126, JSON.stringify(r));
-    assert.match(r.stderr, /the audit log cannot be written: command refused/);
-    await probe.until((e) => e.includes('close 2'));
-    assert.deepEqual(probe.events.filter((e) => e.startsWith('exec')), ['exec 1 echo first']);
-    locker.exec('ROLLBACK');
-    locker.close();
-    locker = null;
+    const locker = lockStore(gw); // held past the store's busy timeout (5 s): the commit fails
+    try {
+      const r = await execOn(agent, 'echo never');
+      assert.equal(r.code, 126, JSON.stringify(r));
+      assert.match(r.stderr, /the audit log cannot be written: command refused/);
+      await probe.until((e) => e.includes('close 2'));
+      assert.deepEqual(probe.events.filter((e) => e.startsWith('exec')), ['exec 1 echo first']);
+    } finally {
+      locker.close(); // rolls the lock's transaction back
+    }
     // The slot came back: the target still serves commands.
     assert.equal((await execOn(agent, 'echo after')).stdout, 'after\n');
-    agent.end();
-  } finally {
-    locker?.close();
-    await gw.stop();
-    await probe.close();
-    await sshd.stop();
-  }
+  });
 });
 
 test('an exec request the upstream refuses: the agent gets an error, the channel is closed and its slot reused', async () => {
-  const sshd = await startSshd();
-  const probe = await startProbeUpstream();
-  const gw = await startGateway({ sshd, extraYaml: probeTarget('probe', probe, '    maxChannels: 1\n') });
-  try {
-    const agent = await connectAgent(gw.sshPort, 'probe', await gw.token());
-    await probe.until((e) => e.includes('open 1'));
+  await withProbe({ target: '    maxChannels: 1\n' }, async ({ probe, gw, agent }) => {
     probe.answer = 'refuse';
     const r = await execOn(agent, 'echo refused');
     assert.equal(r.code, 255, JSON.stringify(r));
@@ -468,10 +466,5 @@ test('an exec request the upstream refuses: the agent gets an error, the channel
     probe.answer = 'run';
     assert.equal((await execOn(agent, 'echo served')).stdout, 'served\n');
     assert.equal(probe.events.filter((e) => e === 'end').length, 0, 'the upstream connection was dropped');
-    agent.end();
-  } finally {
-    await gw.stop();
-    await probe.close();
-    await sshd.stop();
-  }
+  });
 });
