@@ -2,11 +2,12 @@ import type { Client, ClientChannel } from 'ssh2';
 import type { PtyRequest } from './types.js';
 
 /**
- * A session channel opened in two steps: the channel (with its environment and terminal)
- * first, the program later. Opening a session runs nothing upstream: a program starts only on
- * an "exec", "shell" or "subsystem" request (RFC 4254 §6.1, §6.5). So the gateway opens the
- * channel while the decision that allows the command is being committed, and sends the exec
- * request once that decision is durable (audit.md): the open's round trip overlaps the commit.
+ * A session channel opened in steps: the channel, its environment and terminal, the program.
+ * Opening a session runs nothing upstream: a program starts only on an "exec", "shell" or
+ * "subsystem" request (RFC 4254 §6.1, §6.5). So the pool keeps a channel open ahead of the next
+ * command (SshPool.replenish), the gateway takes it, or opens one, while the decision that
+ * allows the command is being committed, and the exec request goes out once that decision is
+ * durable (audit.md).
  *
  * ssh2 1.x has no public call for the two steps (`Client.exec` does both at once). These are
  * the internals its own `exec` and `shell` use (`openChannel`, `reqEnv`, `reqPty`, `reqExec`

@@ -396,11 +396,6 @@ export class SshPool {
     };
   }
 
-  /** Open an exec (command) or a shell (command null) channel on the target and start the program. */
-  open(target: SshTargetConfig, command: string | null, opts: { pty: PtyRequest | null; env: Record<string, string> }): Promise<UpstreamProcess> {
-    return this.prepare(target, opts).run(command);
-  }
-
   /**
    * A session channel on a pooled connection, its environment and terminal set, no program yet.
    *

@@ -56,16 +56,16 @@ test('the pool opens a channel ahead only while the gateway is quiet; a busy gat
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(pool.connectionCount(), 1);
     assert.equal(probe.events.length, 0);
-    assert.equal(await output(await pool.open(target, 'echo busy', { pty: null, env: {} })), 'busy\n');
+    assert.equal(await output(await pool.prepare(target, { pty: null, env: {} }).run('echo busy')), 'busy\n');
     assert.deepEqual(probe.events.slice(0, 2), ['open 1', 'exec 1 echo busy']);
     await probe.until((e) => e.includes('close 1'));
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(probe.events.filter((e) => e.startsWith('open')).length, 1, probe.events.join(', '));
     // Quiet: the next command's end opens one ahead, and the command after that uses it.
     quiet = true;
-    assert.equal(await output(await pool.open(target, 'echo quiet', { pty: null, env: {} })), 'quiet\n');
+    assert.equal(await output(await pool.prepare(target, { pty: null, env: {} }).run('echo quiet')), 'quiet\n');
     await probe.until((e) => e.includes('open 3'));
-    assert.equal(await output(await pool.open(target, 'echo ahead', { pty: null, env: {} })), 'ahead\n');
+    assert.equal(await output(await pool.prepare(target, { pty: null, env: {} }).run('echo ahead')), 'ahead\n');
     assert.ok(probe.events.includes('exec 3 echo ahead'), probe.events.join(', '));
     // A prepared channel discarded: closed with nothing sent on it.
     await probe.until((e) => e.includes('open 4'));
