@@ -44,7 +44,7 @@ const CONNECT_TIMEOUT_MS = 10_000;
  */
 export const MAX_CONNECTING = 4;
 
-/** Attempts at opening a session channel the upstream refuses (see SshPool.open). */
+/** Attempts at opening a session channel the upstream refuses (see SshPool.openChannel). */
 const OPEN_ATTEMPTS = 4;
 
 /**
