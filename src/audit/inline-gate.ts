@@ -65,19 +65,20 @@ export class InlineGate {
     }
   }
 
-  /** Whether a write may run in place now; counts a hand-off when not. */
+  /** Whether a write may run in place now: a light load and a disk not slow lately. Counts a hand-off when not. */
   allows(): boolean {
-    const ok = this.quiet();
+    const ok = performance.now() >= this.offUntil && this.lightlyLoaded();
     if (!ok) this.counts.handedOff += 1;
     return ok;
   }
 
   /**
-   * The gate's condition, uncounted: the loop is quiet (or one session has it to itself) and
-   * the disk has not been slow lately, so a durable write made now is short. Also asked by
-   * work that pays off only while commits are short (the upstream channel opened ahead).
+   * The load half of the gate, uncounted: the loop is quiet, or busy with room and nobody else
+   * would wait, or one session has it to itself. Also asked by work that pays off only while
+   * the gateway is lightly loaded (the upstream channel opened ahead): the disk's speed is no
+   * part of that.
    */
-  quiet(): boolean {
+  lightlyLoaded(): boolean {
     const now = performance.now();
     if (now - this.sampledAt >= this.opts.windowMs) {
       const next = performance.eventLoopUtilization();
@@ -86,10 +87,7 @@ export class InlineGate {
       this.sampledAt = now;
     }
     const u = this.utilization;
-    return (
-      now >= this.offUntil &&
-      (u < this.opts.maxUtilization || (u < this.opts.aloneMaxUtilization && this.opts.alone?.() === true) || this.opts.solo?.() === true)
-    );
+    return u < this.opts.maxUtilization || (u < this.opts.aloneMaxUtilization && this.opts.alone?.() === true) || this.opts.solo?.() === true;
   }
 
   /** Run a synchronous write in place; a slow one (also when it throws) closes the gate for a while. */

@@ -90,8 +90,8 @@ export async function runProgram(deps: GatewayDeps, conn: ConnectionState, ch: S
       .catch((e: Error) => log.error({ ...base, err: e.message }, 'audit append failed for a command not run'));
 
   // The recording file is created while the decision is being committed, and, while the gateway
-  // is quiet (commits are short), the upstream channel is taken or opened too: a durable step and
-  // a round trip side by side with the commit. Both are dropped unused if the command then does
+  // is lightly loaded, the upstream channel is taken or opened too: a durable step and a round
+  // trip side by side with the commit. Both are dropped unused if the command then does
   // not run; the program itself starts only once the decision is durable. Under load a slot held
   // through a long commit is one a waiting command cannot have, so the channel waits for the
   // commit. After an approval both are opened only then.
@@ -102,7 +102,7 @@ export async function runProgram(deps: GatewayDeps, conn: ConnectionState, ch: S
   const openEarly = () => {
     early = openRecording(deps, conn, req.channelNo, req.pty, title);
     early.catch(() => undefined); // awaited below; a failure is handled there
-    if (deps.inline.quiet()) prepared = prepareUpstream(deps, target, upstreamOpts);
+    if (deps.inline.lightlyLoaded()) prepared = prepareUpstream(deps, target, upstreamOpts);
   };
   // Awaited before the refusal goes out: the agent never sees a refusal while a file exists.
   const dropEarly = async () => {

@@ -98,16 +98,16 @@ export class SshPool {
   private refused = new Map<string, { count: number; loggedAt: number }>();
 
   /**
-   * @param quiet whether to keep a channel open ahead (replenish): only while the gateway is
-   *   quiet. Under load the slots are what is scarce: a slot held by a channel opened ahead is
-   *   one a waiting command cannot have, and a spare that finds channels waiting when it comes
-   *   up is closed unused (a round trip spent for nothing).
+   * @param lightlyLoaded whether to keep a channel open ahead (replenish): only while the
+   *   gateway is lightly loaded. Under load the slots are what is scarce: a slot held by a
+   *   channel opened ahead is one a waiting command cannot have, and a spare that finds channels
+   *   waiting when it comes up is closed unused (a round trip spent for nothing).
    */
   constructor(
     private readonly vault: Vault | null,
     private readonly log: Logger,
     private readonly idleMs: number,
-    private readonly quiet: () => boolean = () => true,
+    private readonly lightlyLoaded: () => boolean = () => true,
   ) {}
 
   /** Plaintext credential values for a target (fed to the vaulted-secret masker). */
@@ -318,7 +318,7 @@ export class SshPool {
    * is not tried again before a slot frees.
    */
   private replenish(target: SshTargetConfig, conn: PooledConnection): void {
-    if (this.closing || !conn.ready || conn.closed || conn.spare || conn.spareOpening || !this.quiet()) return;
+    if (this.closing || !conn.ready || conn.closed || conn.spare || conn.spareOpening || !this.lightlyLoaded()) return;
     if (conn.channels >= target.maxChannelsPerConnection || this.waiting.get(target.name)?.length) return;
     conn.spareOpening = true;
     conn.channels++; // a slot, but not work: the idle timer keeps running

@@ -47,10 +47,10 @@ test('InlineGate: open on a quiet loop; closed while the loop is busy, unless al
   solo = false;
   assert.equal(one.allows(), false);
   assert.deepEqual(one.counts, { inline: 0, handedOff: 1 });
-  // quiet(): the same answer, not counted as a hand-off (asked by the upstream pool).
-  assert.equal(one.quiet(), false);
+  // lightlyLoaded(): the load half of the same answer, not counted as a hand-off (asked by the upstream pool).
+  assert.equal(one.lightlyLoaded(), false);
   solo = true;
-  assert.equal(one.quiet(), true);
+  assert.equal(one.lightlyLoaded(), true);
   assert.deepEqual(one.counts, { inline: 0, handedOff: 1 });
 });
 
@@ -75,6 +75,7 @@ test('InlineGate: a slow write in place closes the gate for backoff x its durati
     /disk/,
   );
   assert.equal(gate.allows(), false, 'closed for about 150 ms');
+  assert.equal(gate.lightlyLoaded(), true, 'a slow disk is no load');
   await sleep(60);
   assert.equal(gate.allows(), false, 'still closed');
   await sleep(200);
