@@ -1,7 +1,7 @@
 import { Recorder, type AuditEventInput } from '../audit/index.js';
 import type { TargetConfig } from '../config/types.js';
 import { openLocal } from '../upstream/local-target.js';
-import type { PreparedChannel, PtyRequest, UpstreamProcess } from '../upstream/types.js';
+import type { PreparedChannel, PtyRequest, SessionOptions, UpstreamProcess } from '../upstream/types.js';
 import type { ConnectionState, GatewayDeps } from './context.js';
 
 /** The channel's recording (null when recordings are off). Rejects when the file cannot be created. */
@@ -24,7 +24,7 @@ export async function openUpstream(
   deps: GatewayDeps,
   target: TargetConfig,
   command: string | null,
-  opts: { pty: PtyRequest | null; env: Record<string, string> },
+  opts: SessionOptions,
 ): Promise<UpstreamProcess> {
   return await prepareUpstream(deps, target, opts).run(command);
 }
@@ -34,7 +34,7 @@ export async function openUpstream(
  * channel now (SshPool.prepare); a local target has nothing to open ahead, its process starts in
  * `run`. Every prepared channel is either run or discarded.
  */
-export function prepareUpstream(deps: GatewayDeps, target: TargetConfig, opts: { pty: PtyRequest | null; env: Record<string, string> }): PreparedChannel {
+export function prepareUpstream(deps: GatewayDeps, target: TargetConfig, opts: SessionOptions): PreparedChannel {
   if (target.kind !== 'local') return deps.pool.prepare(target, opts);
   return { run: async (command) => openLocal(target, command, opts), discard: () => undefined };
 }

@@ -3,7 +3,7 @@ import { Readable, Writable } from 'node:stream';
 import os from 'node:os';
 import * as pty from 'node-pty';
 import type { LocalTargetConfig } from '../config/types.js';
-import type { ExitInfo, PtyRequest, UpstreamProcess } from './types.js';
+import type { ExitInfo, PtyRequest, SessionOptions, UpstreamProcess } from './types.js';
 
 const SIGNALS = new Set(['ABRT', 'ALRM', 'FPE', 'HUP', 'ILL', 'INT', 'KILL', 'PIPE', 'QUIT', 'SEGV', 'TERM', 'USR1', 'USR2']);
 
@@ -26,7 +26,7 @@ function cleanEnv(extra: Record<string, string>, term: string | null): Record<st
 }
 
 /** Run a command (or a shell when command is null) on the gateway machine. */
-export function openLocal(target: LocalTargetConfig, command: string | null, opts: { pty: PtyRequest | null; env: Record<string, string> }): UpstreamProcess {
+export function openLocal(target: LocalTargetConfig, command: string | null, opts: SessionOptions): UpstreamProcess {
   const cwd = target.cwd ?? os.homedir();
   const args = command === null ? ['-l'] : ['-c', command];
   if (opts.pty) return openPty(target.shell, args, cwd, cleanEnv({ ...opts.env, SHELL: target.shell }, opts.pty.term), opts.pty);

@@ -1,5 +1,5 @@
 import type { Client, ClientChannel } from 'ssh2';
-import type { PtyRequest } from './types.js';
+import type { SessionOptions } from './types.js';
 
 /**
  * A session channel opened in steps: the channel, its environment and terminal, the program.
@@ -34,6 +34,7 @@ interface ClientInternals {
 }
 
 interface ChannelInternals {
+  incoming: { state: string };
   outgoing: { id: number; state: string };
   _callbacks: ReplyCallback[];
   subtype?: string;
@@ -84,7 +85,7 @@ export async function openSession(client: Client): Promise<ClientChannel> {
  * server that does not accept one ignores it), then the terminal when asked for. A refused
  * terminal closes the channel and rejects.
  */
-export async function setUpSession(client: Client, ch: ClientChannel, opts: { pty: PtyRequest | null; env: Record<string, string> }): Promise<void> {
+export async function setUpSession(client: Client, ch: ClientChannel, opts: SessionOptions): Promise<void> {
   const c = internals(client);
   const id = (ch as unknown as ChannelInternals).outgoing.id;
   for (const [key, value] of Object.entries(opts.env)) c._protocol.env(id, key, value, false);
@@ -99,7 +100,7 @@ export async function setUpSession(client: Client, ch: ClientChannel, opts: { pt
 }
 
 /** openSession, then setUpSession. */
-export async function openSessionChannel(client: Client, opts: { pty: PtyRequest | null; env: Record<string, string> }): Promise<ClientChannel> {
+export async function openSessionChannel(client: Client, opts: SessionOptions): Promise<ClientChannel> {
   const ch = await openSession(client);
   await setUpSession(client, ch, opts);
   return ch;
@@ -107,7 +108,7 @@ export async function openSessionChannel(client: Client, opts: { pty: PtyRequest
 
 /** Whether a channel is still open both ways (neither side has sent CHANNEL_CLOSE). */
 export function isOpen(ch: ClientChannel): boolean {
-  const c = ch as unknown as { incoming: { state: string }; outgoing: { state: string } };
+  const c = ch as unknown as ChannelInternals;
   return c.incoming.state === 'open' && c.outgoing.state === 'open';
 }
 

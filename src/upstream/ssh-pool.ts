@@ -8,7 +8,7 @@ import type { SshTargetConfig } from '../config/types.js';
 import type { Vault } from '../vault/vault.js';
 import { fingerprint, fingerprintMatches } from './fingerprint.js';
 import { isOpen, openSession, openSessionChannel, setUpSession, startProgram } from './session-channel.js';
-import type { ExitInfo, PreparedChannel, PtyRequest, UpstreamProcess } from './types.js';
+import type { ExitInfo, PreparedChannel, SessionOptions, UpstreamProcess } from './types.js';
 
 interface PooledConnection {
   client: ClientT;
@@ -67,13 +67,18 @@ function busy(conn: PooledConnection): number {
   return conn.channels - (conn.spare || conn.spareOpening ? 1 : 0);
 }
 
-/** One more channel on `conn` (open or reserved): it is no longer idle. */
-function take(conn: PooledConnection): void {
-  conn.channels++;
+/** Work has come to `conn`: its idle timer stops. */
+function stopIdle(conn: PooledConnection): void {
   if (conn.idleTimer) {
     clearTimeout(conn.idleTimer);
     conn.idleTimer = null;
   }
+}
+
+/** One more channel on `conn` (open or reserved): it is no longer idle. */
+function take(conn: PooledConnection): void {
+  conn.channels++;
+  stopIdle(conn);
 }
 
 /**
@@ -355,10 +360,7 @@ export class SshPool {
         conn.channels--; // the target closed it meanwhile
         continue;
       }
-      if (conn.idleTimer) {
-        clearTimeout(conn.idleTimer);
-        conn.idleTimer = null;
-      }
+      stopIdle(conn); // the slot stays counted: it is the command's now
       return { conn, channel };
     }
     return null;
@@ -371,7 +373,7 @@ export class SshPool {
    * command is being committed, and runs the program once the decision is durable
    * (session-channel.ts). A failed open is reported by `run`.
    */
-  prepare(target: SshTargetConfig, opts: { pty: PtyRequest | null; env: Record<string, string> }): PreparedChannel {
+  prepare(target: SshTargetConfig, opts: SessionOptions): PreparedChannel {
     const ready = this.openChannel(target, opts);
     ready.catch(() => undefined); // run() reports it; discard() has nothing to close
     let used = false;
@@ -407,7 +409,7 @@ export class SshPool {
    */
   private async openChannel(
     target: SshTargetConfig,
-    opts: { pty: PtyRequest | null; env: Record<string, string> },
+    opts: SessionOptions,
   ): Promise<{ client: ClientT; channel: ClientChannel; up: UpstreamProcess }> {
     for (let attempt = 1; ; attempt++) {
       // A spare first (one may have come up while a refused open waited to try again).
@@ -438,7 +440,7 @@ export class SshPool {
     target: SshTargetConfig,
     conn: PooledConnection,
     channel: ClientChannel,
-    opts: { pty: PtyRequest | null; env: Record<string, string> },
+    opts: SessionOptions,
   ): Promise<{ client: ClientT; channel: ClientChannel; up: UpstreamProcess }> {
     const up = wrapChannel(channel, () => this.release(target, conn));
     this.replenish(target, conn);

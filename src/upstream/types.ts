@@ -25,6 +25,12 @@ export interface UpstreamProcess {
   readonly done: Promise<ExitInfo>;
 }
 
+/** What a session is set up with before its program starts: a terminal, and environment variables (RFC 4254 §6.2, §6.4). */
+export interface SessionOptions {
+  pty: PtyRequest | null;
+  env: Record<string, string>;
+}
+
 /** An upstream channel opened ahead of its program (see SshPool.prepare). */
 export interface PreparedChannel {
   /** Start the program: a command, or the shell when null. Once only; rejects when the channel could not be opened or the request is refused. */

@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 
 /**
  * A fresh P-256 key pair for test issuers. Made as DER inside the generation call and imported,
@@ -13,4 +15,10 @@ export function newEs256Pair(): { privateKey: KeyObject; publicKey: KeyObject } 
   });
   const privateKey = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
   return { privateKey, publicKey: createPublicKey(privateKey) };
+}
+
+/** A throwaway Ed25519 key made with OpenSSH's ssh-keygen, no passphrase: written to `file` (and `file.pub`), returned. */
+export function newSshKeyFile(file: string, comment = ''): Buffer {
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file]);
+  return readFileSync(file);
 }

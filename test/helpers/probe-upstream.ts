@@ -1,8 +1,7 @@
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import ssh2 from 'ssh2';
 import { fingerprint } from '../../src/upstream/fingerprint.js';
+import { newSshKeyFile } from './keys.js';
 import { tempDir } from './tmp.js';
 
 /** What the probe does with an exec request: run it (`true` exits 0, `echo …` prints), refuse it, or never answer. */
@@ -39,8 +38,7 @@ interface Internals {
 export async function startProbeUpstream(): Promise<ProbeUpstream> {
   const { dir, cleanup } = tempDir('shellgate-probe-');
   const keyFile = path.join(dir, 'host_ed25519');
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyFile]);
-  const hostKey = readFileSync(keyFile);
+  const hostKey = newSshKeyFile(keyFile);
   const parsed = ssh2.utils.parseKey(hostKey);
   if (parsed instanceof Error) throw parsed;
   const events: string[] = [];

@@ -1,6 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { newSshKeyFile } from './keys.js';
 import os from 'node:os';
 import path from 'node:path';
 import { tempDir } from './tmp.js';
@@ -41,8 +42,8 @@ export async function startSshd(extraConfig: string[] = []): Promise<SshdHandle>
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   const hostKey = path.join(dir, 'host_ed25519');
   const clientKeyFile = path.join(dir, 'client_ed25519');
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'test-host', '-f', hostKey]);
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'test-client', '-f', clientKeyFile]);
+  newSshKeyFile(hostKey, 'test-host');
+  newSshKeyFile(clientKeyFile, 'test-client');
   writeFileSync(path.join(dir, 'authorized_keys'), readFileSync(clientKeyFile + '.pub'), { mode: 0o600 });
   const fp = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', hostKey + '.pub'], { encoding: 'utf8' }).split(/\s+/)[1]!;
   const user = os.userInfo().username;

@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import ssh2, { type Client, type ClientChannel } from 'ssh2';
 import { openSessionChannel, startProgram } from '../../src/upstream/session-channel.js';
 import { startSshd } from '../helpers/sshd.js';
 import { startProbeUpstream } from '../helpers/probe-upstream.js';
+import { newSshKeyFile } from '../helpers/keys.js';
 import { tempDir } from '../helpers/tmp.js';
 
 async function connect(port: number, username: string, privateKey: Buffer): Promise<Client> {
@@ -93,8 +93,7 @@ test('a refused exec request rejects; a request whose connection dies rejects in
   const probe = await startProbeUpstream();
   const keys = tempDir();
   const keyFile = path.join(keys.dir, 'client_ed25519');
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyFile]);
-  const client = await connect(probe.port, 'probe', readFileSync(keyFile));
+  const client = await connect(probe.port, 'probe', newSshKeyFile(keyFile));
   client.on('error', () => undefined);
   try {
     probe.answer = 'refuse';

@@ -1,8 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
 import type { SshTargetConfig } from '../../src/config/types.js';
@@ -10,15 +8,15 @@ import { SshPool } from '../../src/upstream/ssh-pool.js';
 import type { UpstreamProcess } from '../../src/upstream/types.js';
 import { Vault } from '../../src/vault/vault.js';
 import { startProbeUpstream, type ProbeUpstream } from '../helpers/probe-upstream.js';
+import { newSshKeyFile } from '../helpers/keys.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /** A pool with a fresh vault holding one client key, and a target on the probe upstream. */
 function poolFor(probe: ProbeUpstream, quiet: () => boolean): { pool: SshPool; target: SshTargetConfig; cleanup: () => void } {
   const t = tempDir();
   const keyFile = path.join(t.dir, 'client_ed25519');
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyFile]);
   const vault = Vault.open(path.join(t.dir, 'vault.json'), randomBytes(32));
-  vault.add('probe-key', 'private-key', readFileSync(keyFile));
+  vault.add('probe-key', 'private-key', newSshKeyFile(keyFile));
   const target: SshTargetConfig = {
     kind: 'ssh',
     name: 'probe',
