@@ -149,7 +149,12 @@ export async function runProgram(deps: GatewayDeps, conn: ConnectionState, ch: S
   }
 
   try {
-    up = await ((prepared as PreparedChannel | null) ?? prepareUpstream(deps, target, upstreamOpts)).run(req.command);
+    const starting = ((prepared as PreparedChannel | null) ?? prepareUpstream(deps, target, upstreamOpts)).run(req.command);
+    // The recording's creation and header made durable while the program starts and runs, not
+    // at the seal on the way to the exit status (after the decision's commit: not competing
+    // with it for the disk). Only while lightly loaded: under load it is one more fsync each.
+    if (deps.inline.lightlyLoaded()) recorder?.syncAhead();
+    up = await starting;
   } catch (err) {
     const text = (err as Error).message;
     log.warn({ ...base, err: text }, 'upstream open failed');

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { Recorder, AuditError } from '../../src/audit/index.js';
+import { Recorder, AuditError, InlineGate } from '../../src/audit/index.js';
 import { asciinemaCat, asciinemaPlay, tmpDir } from './helpers.js';
 
 function lines(file: string): unknown[] {
@@ -161,4 +161,71 @@ test('discard: a recording whose command never ran is closed and deleted; a seal
   await kept.discard();
   assert.ok(existsSync(kept.file), 'a sealed recording is evidence: never deleted');
   assert.equal(statSync(kept.file).size, sealed.size);
+});
+
+test('syncAhead: the seal fsyncs only what was written after the early fsync, or nothing', async (t) => {
+  const dir = tmpDir(t);
+  // A gate that always lets the seal's fsync run in place, so its counter shows every fsync the seal makes.
+  const gate = new InlineGate({ solo: () => true });
+  const open = (channel: number) => Recorder.open({ dir, session: 'ahead', channel, width: 80, height: 24, recordInput: false, inline: gate });
+  const check = async (rec: Recorder, fsyncs: number, why: string) => {
+    const before = gate.counts.inline;
+    const sealed = await rec.seal();
+    assert.equal(gate.counts.inline - before, fsyncs, why);
+    const data = readFileSync(rec.file);
+    assert.equal(sealed.size, data.length);
+    assert.equal(sealed.sha256, createHash('sha256').update(data).digest('hex'));
+    assert.equal(asciinemaCat(rec.file).status, 0);
+  };
+
+  const plain = await open(0);
+  plain.output('no early fsync\n');
+  await check(plain, 1, 'without syncAhead the seal fsyncs');
+
+  const quiet = await open(1);
+  quiet.syncAhead();
+  quiet.syncAhead(); // once only
+  await check(quiet, 0, 'nothing written since the early fsync: nothing left to sync');
+
+  const busy = await open(2);
+  busy.syncAhead();
+  busy.output('written after the early fsync\n');
+  await check(busy, 1, 'output after the early fsync is synced by the seal');
+
+  const gone = await open(3);
+  gone.syncAhead();
+  await gone.discard();
+  assert.ok(!existsSync(gone.file), 'discarded while its early fsync ran: deleted all the same');
+
+  const sealed = await open(4);
+  await sealed.seal();
+  sealed.syncAhead(); // after the seal: nothing (the descriptor is closed)
+  assert.equal(statSync(sealed.file).size, readFileSync(sealed.file).length);
+});
+
+test('syncAhead then a write that fails on a full disk: the seal still fsyncs the cut file', async (t) => {
+  const dir = tmpDir();
+  const mnt = path.join(dir, 'mnt');
+  mkdirSync(mnt);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt]);
+  t.after(() => {
+    execFileSync('umount', ['-l', mnt]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const gate = new InlineGate({ solo: () => true });
+  const rec = await Recorder.open({ dir: mnt, session: 'ahead-full', channel: 0, width: 80, height: 24, recordInput: false, inline: gate });
+  rec.syncAhead();
+  const chunk = 'y'.repeat(5000) + '\r\n';
+  let failure: NodeJS.ErrnoException | null = null;
+  for (let i = 0; i < 100 && !failure; i++) {
+    try {
+      rec.output(chunk);
+    } catch (err) {
+      failure = err as NodeJS.ErrnoException;
+    }
+  }
+  assert.equal(failure?.code, 'ENOSPC');
+  const sealed = await rec.seal();
+  assert.equal(gate.counts.inline, 1, 'the cut (a change after the early fsync) is synced');
+  assert.equal(sealed.size, readFileSync(rec.file).length);
 });
