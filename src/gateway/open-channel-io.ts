@@ -1,7 +1,7 @@
 import { Recorder, type AuditEventInput } from '../audit/index.js';
 import type { TargetConfig } from '../config/types.js';
 import { openLocal } from '../upstream/local-target.js';
-import type { PreparedChannel, PtyRequest, SessionOptions, UpstreamProcess } from '../upstream/types.js';
+import type { PreparedChannel, PtyRequest, SessionOptions } from '../upstream/types.js';
 import type { ConnectionState, GatewayDeps } from './context.js';
 
 /** The channel's recording (null when recordings are off). Rejects when the file cannot be created. */
@@ -17,16 +17,6 @@ export async function openRecording(deps: GatewayDeps, conn: ConnectionState, ch
     recordInput: deps.config.audit.recordInput,
     inline: deps.inline,
   });
-}
-
-/** Start a command (or a shell when null) on the target: a local process or a channel on the pooled SSH connection. */
-export async function openUpstream(
-  deps: GatewayDeps,
-  target: TargetConfig,
-  command: string | null,
-  opts: SessionOptions,
-): Promise<UpstreamProcess> {
-  return await prepareUpstream(deps, target, opts).run(command);
 }
 
 /**

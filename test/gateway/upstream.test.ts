@@ -334,12 +334,12 @@ function probeTarget(name: string, probe: ProbeUpstream, extra = ''): string {
  * an agent logged in to it, whose login opened channel 1 ahead; all torn down after `fn`.
  */
 async function withProbe(
-  opts: { topYaml?: string; target?: string },
+  opts: { topYaml?: string; target?: string; policy?: string },
   fn: (ctx: { probe: ProbeUpstream; gw: GatewayHandle; agent: Client }) => Promise<void>,
 ): Promise<void> {
   const sshd = await startSshd();
   const probe = await startProbeUpstream();
-  const gw = await startGateway({ sshd, ...(opts.topYaml ? { topYaml: opts.topYaml } : {}), extraYaml: probeTarget('probe', probe, opts.target) });
+  const gw = await startGateway({ sshd, ...(opts.topYaml ? { topYaml: opts.topYaml } : {}), ...(opts.policy ? { policy: opts.policy } : {}), extraYaml: probeTarget('probe', probe, opts.target) });
   try {
     const agent = await connectAgent(gw.sshPort, 'probe', await gw.token());
     await probe.until((e) => e.includes('open 1'));
@@ -429,6 +429,38 @@ test('a command sent upstream only once its decision is durable, on a channel op
       locker.exec('COMMIT');
       assert.equal((await fresh).stdout, 'fresh\n');
       assert.ok(probe.events.includes('exec 4 echo fresh'), probe.events.join(', '));
+    } finally {
+      locker.close();
+    }
+  });
+});
+
+test('a guarded shell goes upstream only once its start is durable, on the channel opened ahead', async () => {
+  const guarded = 'version: 1\ndefault: deny\nshell: guarded\nrules:\n  - id: inspection\n    decision: allow\n    match: ["true"]\n';
+  await withProbe({ policy: guarded }, async ({ probe, gw, agent }) => {
+    assert.equal((await execOn(agent, 'true')).code, 0); // the session is logged; channel 2 is open ahead
+    await probe.until((e) => e.includes('open 2'));
+    const locker = lockStore(gw);
+    try {
+      const ended = new Promise<string>((resolve, reject) => {
+        agent.shell({ term: 'xterm', rows: 24, cols: 80 }, (err, ch) => {
+          if (err) return reject(err);
+          let out = '';
+          ch.stderr.on('data', (d: Buffer) => (out += d));
+          ch.on('data', (d: Buffer) => (out += d));
+          ch.on('close', () => resolve(out));
+        });
+      });
+      await new Promise((r) => setTimeout(r, 400));
+      // Its terminal is requested on the channel taken (a pty runs nothing, RFC 4254 §6.2); no program.
+      assert.deepEqual(probe.events.filter((e) => e.startsWith('exec')), ['exec 1 true'], 'the shell reached the upstream before its start was durable');
+      assert.ok(probe.events.includes('pty 2'), probe.events.join(', '));
+      locker.exec('COMMIT');
+      // The probe is no bash: the shell is then refused, after its requests went on channel 2.
+      assert.match(await ended, /guarded shell could not be established on target probe/);
+      const pty = probe.events.indexOf('pty 2');
+      const exec = probe.events.findIndex((e) => e.startsWith('exec 2 exec bash'));
+      assert.ok(pty > 0 && exec > pty, probe.events.join(', '));
     } finally {
       locker.close();
     }

@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startSshd, type SshdHandle } from '../helpers/sshd.js';
 import { startGateway, type GatewayHandle } from '../helpers/gateway.js';
@@ -422,4 +422,28 @@ test('a guarded shell without a terminal is refused with a message', async () =>
   const r = await runSsh({ port: gw.sshPort, knownHostsFile: gw.knownHostsFile, target: 'local', token, extra: ['-T'] });
   assert.equal(r.code, 126);
   assert.match(r.stderr, /shellgate: interactive shells on target local are guarded and need a terminal \(ssh -t\)/);
+});
+
+test('a recording that cannot be created refuses the shell, and the log ends the shell it started', async () => {
+  const rec = path.join(gw.dir, 'recordings');
+  renameSync(rec, rec + '.away');
+  writeFileSync(rec, 'not a folder\n');
+  try {
+    const t = new Term(gw, 'local', token);
+    assert.equal(await t.exited, 126);
+    assert.match(t.output, /shellgate: the recording cannot be written: shell refused/);
+    const events = await waitForEvents(gw.dir, (ev) => ev.some((e) => e.type === 'shell.end' && /recording cannot be written/.test(String(e.body.reason))));
+    const end = events.find((e) => e.type === 'shell.end' && /recording cannot be written/.test(String(e.body.reason)))!;
+    const start = events.filter((e) => e.type === 'shell.start' && e.body.session === end.body.session && e.body.channel === end.body.channel);
+    assert.equal(start.length, 1, 'the shell that was logged as started');
+    assert.ok(start[0]!.seq < end.seq);
+    assert.equal(end.body.exit, 126);
+    assert.ok(!events.some((e) => e.type === 'recording.sealed' && e.body.session === end.body.session), 'no recording');
+  } finally {
+    unlinkSync(rec);
+    renameSync(rec + '.away', rec);
+  }
+  // Recordings work again: the next shell starts.
+  const again = await open('local');
+  await close(again);
 });
