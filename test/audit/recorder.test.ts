@@ -13,6 +13,31 @@ function lines(file: string): unknown[] {
   return text.trimEnd().split('\n').map((l) => JSON.parse(l));
 }
 
+/** A 64 kB tmpfs for the test, unmounted and removed after it. */
+function smallDisk(t: { after(fn: () => void): void }): string {
+  const dir = tmpDir();
+  const mnt = path.join(dir, 'mnt');
+  mkdirSync(mnt);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt]);
+  t.after(() => {
+    execFileSync('umount', ['-l', mnt]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return mnt;
+}
+
+/** Record `chunk` until a write fails (at most 100 times); that write's error. */
+function fillUp(rec: Recorder, chunk: string): NodeJS.ErrnoException | null {
+  for (let i = 0; i < 100; i++) {
+    try {
+      rec.output(chunk);
+    } catch (err) {
+      return err as NodeJS.ErrnoException;
+    }
+  }
+  return null;
+}
+
 test('asciicast v2: header, o/i/r/m events, valid JSON lines after every write, plays in asciinema', async (t) => {
   const dir = tmpDir(t);
   const rec = await Recorder.open({ dir: path.join(dir, 'recordings'), session: 'sess-01', channel: 0, width: 100, height: 30, title: 'web-1', env: { TERM: 'xterm-256color', SHELL: '/bin/bash' }, recordInput: true });
@@ -85,25 +110,10 @@ test('file names are safe and never reused', async (t) => {
 });
 
 test('a full disk mid-line: the partial line is cut, the sealed hash matches the file', async (t) => {
-  const dir = tmpDir();
-  const mnt = path.join(dir, 'mnt');
-  mkdirSync(mnt);
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt]);
-  t.after(() => {
-    execFileSync('umount', ['-l', mnt]);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const mnt = smallDisk(t);
   const rec = await Recorder.open({ dir: mnt, session: 'full', channel: 0, width: 80, height: 24, recordInput: false });
   const chunk = 'x'.repeat(5000) + '\r\n';
-  let failure: NodeJS.ErrnoException | null = null;
-  for (let i = 0; i < 100 && !failure; i++) {
-    try {
-      rec.output(chunk);
-    } catch (err) {
-      failure = err as NodeJS.ErrnoException;
-    }
-  }
-  assert.equal(failure?.code, 'ENOSPC');
+  assert.equal(fillUp(rec, chunk)?.code, 'ENOSPC');
   const sealed = await rec.seal();
   const data = readFileSync(rec.file);
   assert.equal(sealed.size, data.length);
@@ -204,27 +214,11 @@ test('syncAhead: the seal fsyncs only what was written after the early fsync, or
 });
 
 test('syncAhead then a write that fails on a full disk: the seal still fsyncs the cut file', async (t) => {
-  const dir = tmpDir();
-  const mnt = path.join(dir, 'mnt');
-  mkdirSync(mnt);
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt]);
-  t.after(() => {
-    execFileSync('umount', ['-l', mnt]);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const mnt = smallDisk(t);
   const gate = new InlineGate({ solo: () => true });
   const rec = await Recorder.open({ dir: mnt, session: 'ahead-full', channel: 0, width: 80, height: 24, recordInput: false, inline: gate });
   rec.syncAhead();
-  const chunk = 'y'.repeat(5000) + '\r\n';
-  let failure: NodeJS.ErrnoException | null = null;
-  for (let i = 0; i < 100 && !failure; i++) {
-    try {
-      rec.output(chunk);
-    } catch (err) {
-      failure = err as NodeJS.ErrnoException;
-    }
-  }
-  assert.equal(failure?.code, 'ENOSPC');
+  assert.equal(fillUp(rec, 'y'.repeat(5000) + '\r\n')?.code, 'ENOSPC');
   const sealed = await rec.seal();
   assert.equal(gate.counts.inline, 1, 'the cut (a change after the early fsync) is synced');
   assert.equal(sealed.size, readFileSync(rec.file).length);
