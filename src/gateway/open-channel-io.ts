@@ -1,11 +1,11 @@
 import { Recorder, type AuditEventInput } from '../audit/index.js';
 import type { TargetConfig } from '../config/types.js';
 import { openLocal } from '../upstream/local-target.js';
-import type { PreparedChannel, PtyRequest, SessionOptions } from '../upstream/types.js';
+import type { PreparedChannel, PtyRequest, SessionOptions, UpstreamProcess } from '../upstream/types.js';
 import type { ConnectionState, GatewayDeps } from './context.js';
 
 /** The channel's recording (null when recordings are off). Rejects when the file cannot be created. */
-export async function openRecording(deps: GatewayDeps, conn: ConnectionState, channelNo: number, pty: PtyRequest | null, title: string): Promise<Recorder | null> {
+async function openRecording(deps: GatewayDeps, conn: ConnectionState, channelNo: number, pty: PtyRequest | null, title: string): Promise<Recorder | null> {
   if (!deps.config.recording.enabled) return null;
   return await Recorder.open({
     dir: deps.config.recordings,
@@ -24,9 +24,49 @@ export async function openRecording(deps: GatewayDeps, conn: ConnectionState, ch
  * channel now (SshPool.prepare); a local target has nothing to open ahead, its process starts in
  * `run`. Every prepared channel is either run or discarded.
  */
-export function prepareUpstream(deps: GatewayDeps, target: TargetConfig, opts: SessionOptions): PreparedChannel {
+function prepareUpstream(deps: GatewayDeps, target: TargetConfig, opts: SessionOptions): PreparedChannel {
   if (target.kind !== 'local') return deps.pool.prepare(target, opts);
   return { run: async (command) => openLocal(target, command, opts), discard: () => undefined };
+}
+
+/** A channel's recording and upstream program, started side by side with the commit that allows them. */
+export interface ChannelIo {
+  /** The recording (null when recordings are off); rejects when the file cannot be created. */
+  readonly recording: Promise<Recorder | null>;
+  /** Start the program (or the shell, when null) on the channel taken early, else on one taken now. */
+  run(command: string | null): Promise<UpstreamProcess>;
+  /**
+   * Close the channel taken early unused and delete the recording: what was opened for a
+   * program that then does not run. Awaited before a refusal goes out, so the agent never
+   * sees a refusal while the file exists.
+   */
+  drop(): Promise<void>;
+}
+
+/**
+ * Open the channel's recording now, and, while the gateway is lightly loaded, take or open its
+ * upstream channel: called as the decision (or `shell.start`) is queued, so a durable step and
+ * a round trip run side by side with its commit. The program itself starts (`run`) only once
+ * that commit is durable. Under load a slot held through a long commit is one a waiting
+ * command cannot have, so the upstream channel is then taken only by `run`.
+ */
+export function openChannelIo(
+  deps: GatewayDeps,
+  conn: ConnectionState,
+  target: TargetConfig,
+  channel: { channelNo: number; pty: PtyRequest | null; title: string; opts: SessionOptions },
+): ChannelIo {
+  const recording = openRecording(deps, conn, channel.channelNo, channel.pty, channel.title);
+  recording.catch(() => undefined); // awaited by the caller; a failure is handled there
+  const prepared = deps.inline.lightlyLoaded() ? prepareUpstream(deps, target, channel.opts) : null;
+  return {
+    recording,
+    run: (command) => (prepared ?? prepareUpstream(deps, target, channel.opts)).run(command),
+    drop: async () => {
+      prepared?.discard();
+      await recording.then((r) => r?.discard()).catch(() => undefined);
+    },
+  };
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { ServerChannel } from 'ssh2';
 import type { Recorder } from '../audit/index.js';
-import { openRecording, prepareUpstream, sealRecording } from './open-channel-io.js';
-import type { ExitInfo, PreparedChannel, PtyRequest, UpstreamProcess } from '../upstream/types.js';
+import { openChannelIo, sealRecording, type ChannelIo } from './open-channel-io.js';
+import type { ExitInfo, PtyRequest, UpstreamProcess } from '../upstream/types.js';
 import type { ConnectionState, GatewayDeps, LiveChannel } from './context.js';
 import { EXIT_REFUSED, EXIT_UPSTREAM, forTerminal, msg } from './messages.js';
 import { outputPath, relayOutput } from './relay-output.js';
@@ -89,26 +89,11 @@ export async function runProgram(deps: GatewayDeps, conn: ConnectionState, ch: S
       .append({ type: 'command.result', ...base, exit: EXIT_REFUSED, signal: null, bytesOut: 0, durationMs: Date.now() - started, detectors: {}, error: why })
       .catch((e: Error) => log.error({ ...base, err: e.message }, 'audit append failed for a command not run'));
 
-  // The recording file is created while the decision is being committed, and, while the gateway
-  // is lightly loaded, the upstream channel is taken or opened too: a durable step and a round
-  // trip side by side with the commit. Both are dropped unused if the command then does
-  // not run; the program itself starts only once the decision is durable. Under load a slot held
-  // through a long commit is one a waiting command cannot have, so the channel waits for the
-  // commit. After an approval both are opened only then.
+  // The recording and the upstream channel are opened while the decision commits (openChannelIo);
+  // after an approval, only then.
   const title = `${conn.identity.subject}@${target.name}${req.command !== null ? ': ' + maskText(req.command).slice(0, 200) : ''}`;
-  const upstreamOpts = { pty: req.pty, env: req.env };
-  let early: Promise<Recorder | null> | null = null;
-  let prepared: PreparedChannel | null = null;
-  const openEarly = () => {
-    early = openRecording(deps, conn, req.channelNo, req.pty, title);
-    early.catch(() => undefined); // awaited below; a failure is handled there
-    if (deps.inline.lightlyLoaded()) prepared = prepareUpstream(deps, target, upstreamOpts);
-  };
-  // Awaited before the refusal goes out: the agent never sees a refusal while a file exists.
-  const dropEarly = async () => {
-    prepared?.discard();
-    if (early) await early.then((r) => r?.discard()).catch(() => undefined);
-  };
+  const openIo = () => openChannelIo(deps, conn, target, { channelNo: req.channelNo, pty: req.pty, title, opts: { pty: req.pty, env: req.env } });
+  let early: ChannelIo | null = null;
 
   if (req.command !== null) {
     const out = await gateLine(deps, conn, base, deps.policies.get(target.policy), req.command, maskText, {
@@ -117,39 +102,45 @@ export async function runProgram(deps: GatewayDeps, conn: ConnectionState, ch: S
         cancel = c;
       },
       gone: () => agentGone,
-    }, { noun: 'command', onAllow: openEarly });
+    }, {
+      noun: 'command',
+      onAllow: () => {
+        early = openIo();
+      },
+    });
     if (!out.run) {
-      await dropEarly();
+      await (early as ChannelIo | null)?.drop();
       if (out.allowedNotRun) await logNotRun('the agent left before the command ran: not run');
       if (out.message && !agentGone) refuse(ch, out.message, isPty);
       return;
     }
   } else {
-    openEarly();
+    early = openIo();
     try {
       await audit.append({ type: 'shell.start', ...base, mode: 'passthrough', pty: isPty });
     } catch (err) {
-      await dropEarly();
+      await early.drop();
       log.error({ ...base, err: (err as Error).message }, 'audit append failed: shell refused');
       refuse(ch, msg.error('the audit log cannot be written: shell refused'), isPty);
       return;
     }
   }
 
-  // Allowed: run it.
+  // Allowed: run it. (TypeScript narrows `early`, assigned in a closure, to null here.)
+  const io = (early as ChannelIo | null) ?? openIo();
   let recorder: Recorder | null = null;
   try {
-    recorder = await (early ?? openRecording(deps, conn, req.channelNo, req.pty, title));
+    recorder = await io.recording;
   } catch (err) {
     log.error({ ...base, err: (err as Error).message }, 'recording cannot be written: command refused');
-    (prepared as PreparedChannel | null)?.discard();
+    await io.drop();
     await logNotRun('recording cannot be written: command not run');
     refuse(ch, msg.error('the recording cannot be written: command refused'), isPty);
     return;
   }
 
   try {
-    const starting = ((prepared as PreparedChannel | null) ?? prepareUpstream(deps, target, upstreamOpts)).run(req.command);
+    const starting = io.run(req.command);
     // The recording's creation and header made durable while the program starts and runs, not
     // at the seal on the way to the exit status (after the decision's commit: not competing
     // with it for the disk). Only while lightly loaded: under load it is one more fsync each.

@@ -1,6 +1,6 @@
 import type { ServerChannel } from 'ssh2';
 import type { Recorder } from '../../audit/index.js';
-import { openRecording, prepareUpstream, sealRecording } from '../open-channel-io.js';
+import { openChannelIo, sealRecording } from '../open-channel-io.js';
 import type { ExitInfo, UpstreamProcess } from '../../upstream/types.js';
 import type { ConnectionState, GatewayDeps } from '../context.js';
 import { EXIT_REFUSED, EXIT_UPSTREAM, forTerminal, msg } from '../messages.js';
@@ -67,10 +67,8 @@ export async function runGuardedShell(deps: GatewayDeps, conn: ConnectionState, 
     finish(ch, { code: EXIT_REFUSED, signal: null });
   };
 
-  // As for a command (run-program.ts): the recording file is created, and while the gateway is
-  // lightly loaded the upstream channel taken or opened, while `shell.start` commits; both are
-  // dropped unused if the shell then does not start. The shell itself starts only once
-  // `shell.start` is durable.
+  // As for a command: the recording and the upstream channel are opened while `shell.start`
+  // commits (openChannelIo), and the shell starts only once it is durable.
   let shellStarted: Promise<unknown>;
   try {
     shellStarted = audit.append({ type: 'shell.start', ...base, mode: 'guarded', pty: true });
@@ -78,35 +76,28 @@ export async function runGuardedShell(deps: GatewayDeps, conn: ConnectionState, 
     shellStarted = Promise.reject(err); // a sink that throws is handled like one that rejects
   }
   shellStarted.catch(() => undefined); // awaited below
-  const early = openRecording(deps, conn, req.channelNo, pty, `${conn.identity.subject}@${target.name}: guarded shell`);
-  early.catch(() => undefined); // awaited below; a failure is handled there
-  const upstreamOpts = { pty, env: req.env };
-  const prepared = deps.inline.lightlyLoaded() ? prepareUpstream(deps, target, upstreamOpts) : null;
-  const dropEarly = async () => {
-    prepared?.discard();
-    await early.then((r) => r?.discard()).catch(() => undefined);
-  };
+  const io = openChannelIo(deps, conn, target, { channelNo: req.channelNo, pty, title: `${conn.identity.subject}@${target.name}: guarded shell`, opts: { pty, env: req.env } });
   // A shell that was logged as started but then does not: its end says why, so no one reads that it ran.
   const endNotStarted = (reason: string) => endEvents(deps, base, null, { code: EXIT_REFUSED, signal: null }, reason, startedAt);
   try {
     await shellStarted;
   } catch (err) {
-    await dropEarly();
+    await io.drop();
     log.error({ ...base, err: (err as Error).message }, 'audit append failed: shell refused');
     refuse(msg.error('the audit log cannot be written: shell refused'));
     return;
   }
   if (agentGone) {
-    await dropEarly();
+    await io.drop();
     await endNotStarted('the agent left before the shell started');
     return;
   }
 
   let recorder: Recorder | null = null;
   try {
-    recorder = await early;
+    recorder = await io.recording;
   } catch (err) {
-    prepared?.discard();
+    await io.drop();
     log.error({ ...base, err: (err as Error).message }, 'recording cannot be written: shell refused');
     await endNotStarted('recording cannot be written: shell not started');
     refuse(msg.error('the recording cannot be written: shell refused'));
@@ -115,7 +106,7 @@ export async function runGuardedShell(deps: GatewayDeps, conn: ConnectionState, 
 
   const integration = buildIntegration();
   try {
-    up = await (prepared ?? prepareUpstream(deps, target, upstreamOpts)).run(GUARDED_SHELL_COMMAND);
+    up = await io.run(GUARDED_SHELL_COMMAND);
   } catch (err) {
     const text = (err as Error).message;
     log.warn({ ...base, err: text }, 'upstream open failed');
