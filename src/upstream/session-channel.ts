@@ -49,16 +49,38 @@ function internals(client: Client): Required<ClientInternals> {
   return c as Required<ClientInternals>;
 }
 
+/**
+ * The requests waiting for a reply on each connection, failed together when it closes: ssh2
+ * never answers a pending request whose connection dies. One 'close' listener per connection,
+ * however many of its channels wait (a listener per request passed Node's limit of ten with a
+ * connection's ten channels and the one opened ahead, and warned).
+ */
+const waiting = new WeakMap<Client, Set<() => void>>();
+
+function waitingOn(client: Client): Set<() => void> {
+  let set = waiting.get(client);
+  if (!set) {
+    const fresh = new Set<() => void>();
+    client.once('close', () => {
+      for (const gone of fresh) gone();
+      fresh.clear();
+    });
+    waiting.set(client, fresh);
+    set = fresh;
+  }
+  return set;
+}
+
 /** A channel request with want-reply set: resolves on SSH_MSG_CHANNEL_SUCCESS, rejects on FAILURE (RFC 4254 §5.4). */
 function request(client: Client, ch: ClientChannel, what: string, send: (id: number) => void): Promise<void> {
   const c = ch as unknown as ChannelInternals;
   if (c.outgoing.state !== 'open') return Promise.reject(new Error('channel is not open'));
   return new Promise((resolve, reject) => {
-    // ssh2 never answers a pending request whose connection dies: that ends the wait here.
+    const pending = waitingOn(client);
     const gone = () => reject(new Error(`connection closed while waiting for ${what}`));
-    client.once('close', gone);
+    pending.add(gone);
     c._callbacks.push((err) => {
-      client.removeListener('close', gone);
+      pending.delete(gone);
       if (err) reject(err instanceof Error ? err : new Error(`the upstream refused ${what}`));
       else resolve();
     });

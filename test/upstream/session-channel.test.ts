@@ -89,24 +89,35 @@ test('a terminal the upstream refuses fails the open with a clear error', async 
   }
 });
 
-test('a refused exec request rejects; a request whose connection dies rejects instead of waiting forever', async () => {
+test('a refused exec request rejects; requests whose connection dies reject instead of waiting forever, with one close listener for all', async () => {
   const probe = await startProbeUpstream();
   const keys = tempDir();
   const keyFile = path.join(keys.dir, 'client_ed25519');
   const client = await connect(probe.port, 'probe', newSshKeyFile(keyFile));
   client.on('error', () => undefined);
+  const warnings: Error[] = [];
+  const onWarning = (w: Error) => warnings.push(w);
+  process.on('warning', onWarning);
   try {
     probe.answer = 'refuse';
     const refused = await openSessionChannel(client, { pty: null, env: {} });
     await assert.rejects(startProgram(client, refused, 'true'), /refused the command/);
     probe.answer = 'ignore';
-    const ch = await openSessionChannel(client, { pty: null, env: {} });
-    const pending = startProgram(client, ch, 'true');
-    await probe.until((e) => e.filter((x) => /^exec \d+ true$/.test(x)).length === 2);
+    // Twelve requests waiting on one connection: one 'close' listener for all (a listener each
+    // passed Node's limit of ten and warned), and each still rejects when the connection dies.
+    const listeners = client.listenerCount('close');
+    const pending: Promise<void>[] = [];
+    for (let i = 0; i < 12; i++) pending.push(startProgram(client, await openSessionChannel(client, { pty: null, env: {} }), 'true'));
+    pending.forEach((p) => p.catch(() => undefined));
+    await probe.until((e) => e.filter((x) => /^exec \d+ true$/.test(x)).length === 13);
+    assert.ok(client.listenerCount('close') <= listeners + 1, `close listeners: ${client.listenerCount('close')}`);
     await probe.close();
-    await assert.rejects(pending, /connection closed while waiting for the command/);
+    for (const p of pending) await assert.rejects(p, /connection closed while waiting for the command/);
+    assert.deepEqual(warnings.map((w) => w.name), []);
   } finally {
+    process.off('warning', onWarning);
     client.end();
+    await probe.close(); // again after the test's own close: a no-op, unless an assertion came first
     keys.cleanup();
   }
 });
