@@ -6,7 +6,7 @@ export { InlineGate, type InlineGateOptions } from './inline-gate.js';
 export { AuditLog, type AuditEventInput, type AuditOptions } from './audit-log.js';
 export { loadAuditPublicKey, SIGNING_KEY_FILE, type JsonWebKey } from './signing-key.js';
 export { Recorder, recordingFileName, type RecorderOptions, type SealedRecording } from './recorder.js';
-export { recoverUnsealed } from './recover-unsealed.js';
+export { recoverUnsealed, type Recovered } from './recover-unsealed.js';
 export { verifyAudit, type VerifyResult, type VerifyProblem, type VerifyOptions } from './verify-audit.js';
 export { hasSessionIndex, listSessions, newestSessions, recentSessionIds, recentSessions, sessionSummary, summarizeSession, SESSION_KEY, type SessionSummary, type SessionEventRow } from './list-sessions.js';
 export { AuditError } from './errors.js';

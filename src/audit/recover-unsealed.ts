@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, readdirSync, readSync, statSync, truncateSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readSync, statSync, truncateSync } from 'node:fs';
 import path from 'node:path';
 import type { Store } from '../store/open-store.js';
 import type { AuditLog } from './audit-log.js';
@@ -7,30 +7,49 @@ import { hashFile } from './recorder.js';
 /** How much of a recording's end is examined for a torn last line. */
 const TAIL_BYTES = 4 << 20;
 
+/** What a start recovered, and the recordings it could not seal (left for the next start). */
+export interface Recovered {
+  recordings: number;
+  sessions: number;
+  failed: { file: string; error: string }[];
+}
+
 /**
  * On gateway start: seal every recording that no `recording.sealed` event covers
  * (`recovered: true`, and `trimmed` bytes when a torn last line had to be cut so the file
  * plays), then end every session that has a `session.start` but no `session.end`.
  * Run before the gateway accepts connections: a live recording would be sealed too early.
+ *
+ * A file is fsynced before its hash is logged: the earlier run may have died (or its seal
+ * failed) before its data reached the disk, and the event must not vouch for bytes that are
+ * only in the page cache. A file that cannot be trimmed, synced or read (a disk error) is
+ * left unsealed and reported in `failed`; the next start tries again.
  */
-export async function recoverUnsealed(
-  db: Store,
-  audit: AuditLog,
-  recordingsDir: string,
-): Promise<{ recordings: number; sessions: number }> {
+export async function recoverUnsealed(db: Store, audit: AuditLog, recordingsDir: string): Promise<Recovered> {
   const sealed = new Set<string>();
   for (const row of db.prepare("SELECT body FROM audit_events WHERE type = 'recording.sealed'").iterate() as Iterable<{ body: string }>) {
     const file = (JSON.parse(row.body) as { file?: unknown }).file;
     if (typeof file === 'string') sealed.add(file);
   }
   let recordings = 0;
+  const failed: Recovered['failed'] = [];
   const names = existsSync(recordingsDir) ? readdirSync(recordingsDir).filter((n) => n.endsWith('.cast')).sort() : [];
   for (const name of names) {
     if (sealed.has(name)) continue;
     const file = path.join(recordingsDir, name);
     if (!statSync(file).isFile()) continue;
-    const trimmed = trimTornTail(file);
-    const { size, sha256 } = hashFile(file);
+    let trimmed: number;
+    let size: number;
+    let sha256: string;
+    try {
+      trimmed = trimTornTail(file);
+      syncFile(file);
+      ({ size, sha256 } = hashFile(file));
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      failed.push({ file: name, error: e.code ? `${e.code}: ${e.syscall ?? 'i/o'} failed` : String(e.message) });
+      continue;
+    }
     const dash = name.lastIndexOf('-');
     const session = dash > 0 ? name.slice(0, dash) : name.slice(0, -'.cast'.length);
     await audit.append({
@@ -70,7 +89,16 @@ export async function recoverUnsealed(
     });
     sessions++;
   }
-  return { recordings, sessions };
+  return { recordings, sessions, failed };
+}
+
+function syncFile(file: string): void {
+  const fd = openSync(file, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { Recorder, type AuditEventInput } from '../audit/index.js';
 import type { TargetConfig } from '../config/types.js';
 import { openLocal } from '../upstream/local-target.js';
@@ -72,7 +73,10 @@ export function openChannelIo(
 /**
  * Seal the recording (if any), then append its `recording.sealed` event and the channel's
  * closing event (`command.result`, `shell.end`) together: queued in order in the same turn,
- * they share one durable commit.
+ * they share one durable commit. A recording that cannot be sealed (its fsync failed: a disk
+ * error) gets no `recording.sealed`; the closing event says why (`recordingError`), the
+ * operator's log too, and the next start seals it if its fsync then succeeds. Rejects only
+ * when the events cannot be appended.
  */
 export async function sealRecording(deps: GatewayDeps, base: Record<string, unknown>, recorder: Recorder | null, closing: AuditEventInput): Promise<void> {
   let sealed = null;
@@ -81,10 +85,10 @@ export async function sealRecording(deps: GatewayDeps, base: Record<string, unkn
     sealed = recorder ? await recorder.seal() : null;
   } catch (err) {
     failure = err as Error; // the channel's end is logged all the same, saying so
+    deps.log.error({ ...base, file: recorder ? path.basename(recorder.file) : undefined, err: failure.message }, 'recording could not be sealed');
   }
   await Promise.all([
     sealed ? deps.audit.append({ type: 'recording.sealed', ...base, file: sealed.file, size: sealed.size, sha256: sealed.sha256 }) : null,
     deps.audit.append(failure ? { ...closing, recordingError: failure.message } : closing),
   ]);
-  if (failure) throw failure;
 }

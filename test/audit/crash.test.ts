@@ -34,7 +34,7 @@ test('SIGKILL mid-session: recovery seals the recording and ends the session; ch
   const recordings = path.join(dir, 'recordings');
   const log = await openLog(db, dir, { witness: path.join(dir, 'data', 'witness.jsonl') });
   const recovered = await recoverUnsealed(db, log, recordings);
-  assert.deepEqual(recovered, { recordings: 1, sessions: 1 });
+  assert.deepEqual(recovered, { recordings: 1, sessions: 1, failed: [] });
   const sealedRow = db.prepare("SELECT body FROM audit_events WHERE type = 'recording.sealed'").get() as { body: string };
   const sealed = JSON.parse(sealedRow.body);
   assert.equal(sealed.file, 'crashy-0.cast');
@@ -44,7 +44,7 @@ test('SIGKILL mid-session: recovery seals the recording and ends the session; ch
   const end = JSON.parse(endRow.body);
   assert.deepEqual([end.session, end.reason, end.recovered, end.subject], ['crashy', 'gateway restarted', true, 'agent']);
   // Idempotent: a second start finds nothing left to recover.
-  assert.deepEqual(await recoverUnsealed(db, log, recordings), { recordings: 0, sessions: 0 });
+  assert.deepEqual(await recoverUnsealed(db, log, recordings), { recordings: 0, sessions: 0, failed: [] });
   await log.close();
 
   const r = await verifyAudit({ db, recordingsDir: recordings, witness: path.join(dir, 'data', 'witness.jsonl'), publicKey: await loadAuditPublicKey(path.join(dir, 'data')) });
@@ -73,7 +73,7 @@ test('a torn last line (OS crash) is trimmed so the file plays, and the event sa
   await log.append({ type: 'session.start', session: 'torn-session', subject: 'a', target: 't' });
   await log.append({ type: 'session.start', session: 'done' });
   await log.append({ type: 'session.end', session: 'done', reason: 'client closed' });
-  assert.deepEqual(await recoverUnsealed(db, log, recordings), { recordings: 2, sessions: 1 });
+  assert.deepEqual(await recoverUnsealed(db, log, recordings), { recordings: 2, sessions: 1, failed: [] });
   const bodies = (db.prepare("SELECT body FROM audit_events WHERE type = 'recording.sealed' ORDER BY seq").all() as { body: string }[]).map((r) => JSON.parse(r.body));
   assert.deepEqual(bodies.map((b) => [b.file, b.session, b.trimmed, b.size]), [
     ['torn-session-1.cast', 'torn-session', torn.length, good.length],

@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Recorder, AuditError, InlineGate } from '../../src/audit/index.js';
 import { asciinemaCat, asciinemaPlay, tmpDir } from './helpers.js';
+import { fsyncFault } from '../helpers/fsync-fault.js';
 
 function lines(file: string): unknown[] {
   const text = readFileSync(file, 'utf8');
@@ -222,4 +223,66 @@ test('syncAhead then a write that fails on a full disk: the seal still fsyncs th
   const sealed = await rec.seal();
   assert.equal(gate.counts.inline, 1, 'the cut (a change after the early fsync) is synced');
   assert.equal(sealed.size, readFileSync(rec.file).length);
+});
+
+/**
+ * One recording in a child process whose fsync fails where the test arms it (LD_PRELOAD):
+ * `after` says what the child does once its early fsync is under way.
+ */
+function recordInChild(dir: string, env: NodeJS.ProcessEnv, after: 'seal' | 'write-then-seal' | 'discard'): { ok: boolean; code?: string; file: string; exists: boolean } {
+  const script = `
+    const { existsSync } = await import('node:fs');
+    const { Recorder } = await import(process.env.SG_RECORDER_MODULE);
+    const rec = await Recorder.open({ dir: process.env.SG_DIR, session: 'eio', channel: 0, width: 80, height: 24, recordInput: false });
+    rec.output('before the early fsync\\n');
+    rec.syncAhead();
+    let result;
+    try {
+      if (process.env.SG_AFTER === 'discard') await rec.discard();
+      else {
+        if (process.env.SG_AFTER === 'write-then-seal') rec.output('after the early fsync\\n');
+        await rec.seal();
+      }
+      result = { ok: true };
+    } catch (err) {
+      result = { ok: false, code: err.code };
+    }
+    console.log(JSON.stringify({ ...result, file: rec.file, exists: existsSync(rec.file) }));
+  `;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    env: { ...process.env, ...env, SG_RECORDER_MODULE: new URL('../../src/audit/index.js', import.meta.url).href, SG_DIR: dir, SG_AFTER: after },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout) as { ok: boolean; code?: string; file: string; exists: boolean };
+}
+
+test('an early fsync that fails (EIO) fails the seal, though the next fsync would pass', async (t) => {
+  const fault = fsyncFault();
+  t.after(() => fault.cleanup());
+  const base = tmpDir(t);
+
+  // Control: the library loaded, nothing armed.
+  const calm = recordInChild(path.join(base, 'calm'), fault.env, 'write-then-seal');
+  assert.deepEqual([calm.ok, calm.exists], [true, true]);
+  assert.deepEqual(fault.fired(), []);
+
+  for (const after of ['seal', 'write-then-seal'] as const) {
+    const dir = path.join(base, after);
+    fault.arm(dir, 1);
+    const r = recordInChild(dir, fault.env, after);
+    assert.equal(fault.pending(), 0, `${after}: the fault fired`);
+    assert.equal(fault.fired().at(-1), r.file, `${after}: on the recording`);
+    // Linux may report the fsync after a failed one clean though the data never reached the
+    // disk: a seal that trusted it would vouch for a file it cannot vouch for.
+    assert.deepEqual([r.ok, r.code], [false, 'EIO'], `${after}: the seal fails with the early fsync's error`);
+    assert.ok(r.exists, `${after}: the file is kept (evidence of what ran)`);
+  }
+
+  const dir = path.join(base, 'discard');
+  fault.arm(dir, 1);
+  const gone = recordInChild(dir, fault.env, 'discard');
+  assert.equal(fault.fired().length, 3);
+  assert.deepEqual([gone.ok, gone.exists], [true, false], 'discarded after a failed early fsync: deleted, no error');
 });

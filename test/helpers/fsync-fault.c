@@ -1,0 +1,80 @@
+/*
+ * Fault injection for tests, loaded with LD_PRELOAD into a child process: makes fsync(2) and
+ * fdatasync(2) fail with EIO on chosen files, as a failing disk does, where the writes before
+ * them succeeded. A full disk (ENOSPC) fails the write itself; this is the other case.
+ *
+ * The control file named by SG_FSYNC_FAULT_CTL holds "COUNT SUBSTRING": the next COUNT calls on
+ * a file whose path contains SUBSTRING fail (COUNT is decremented in the file). Each failure
+ * appends the file's path as a line to the control file's name + ".log", so a test can check
+ * that its fault fired where it meant it to. No control file, or COUNT 0: every call passes.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int should_fail(int fd) {
+  const char *ctl = getenv("SG_FSYNC_FAULT_CTL");
+  if (ctl == NULL) return 0;
+  char link[64];
+  char target[4096];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(link, target, sizeof target - 1);
+  if (n < 0) return 0;
+  target[n] = '\0';
+
+  int fail = 0;
+  int saved = errno;
+  pthread_mutex_lock(&lock);
+  FILE *f = fopen(ctl, "r");
+  if (f != NULL) {
+    long count = 0;
+    char match[1024] = "";
+    int got = fscanf(f, "%ld %1023s", &count, match);
+    fclose(f);
+    if (got == 2 && count > 0 && strstr(target, match) != NULL) {
+      fail = 1;
+      f = fopen(ctl, "w");
+      if (f != NULL) {
+        fprintf(f, "%ld %s\n", count - 1, match);
+        fclose(f);
+      }
+      char logname[4200];
+      snprintf(logname, sizeof logname, "%s.log", ctl);
+      f = fopen(logname, "a");
+      if (f != NULL) {
+        fprintf(f, "%s\n", target);
+        fclose(f);
+      }
+    }
+  }
+  pthread_mutex_unlock(&lock);
+  errno = saved;
+  return fail;
+}
+
+int fsync(int fd) {
+  static int (*real)(int) = NULL;
+  if (real == NULL) real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+  if (should_fail(fd)) {
+    errno = EIO;
+    return -1;
+  }
+  return real(fd);
+}
+
+int fdatasync(int fd) {
+  static int (*real)(int) = NULL;
+  if (real == NULL) real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
+  if (should_fail(fd)) {
+    errno = EIO;
+    return -1;
+  }
+  return real(fd);
+}
