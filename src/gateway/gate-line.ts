@@ -8,8 +8,12 @@ export type GateOutcome =
       run: false;
       message: string | null;
       masked: string;
-      /** The line was allowed and its decision is durable, but the agent left before it ran: the log needs its result. */
-      allowedNotRun?: true;
+      /**
+       * The line's decision is durable and leaves it open (allowed, or waiting for an approval
+       * whose request could not be recorded), but it will not run: the log needs a result
+       * saying why, so no one reads that it ran or still waits.
+       */
+      notRun?: string;
     };
 
 export interface GateIO {
@@ -96,7 +100,7 @@ export async function gateLine(
     deps.log.error({ ...base, err: (err as Error).message }, `audit append failed: ${opts.noun} refused`);
     return { run: false, message: msg.error(`the audit log cannot be written: ${opts.noun} refused`), masked };
   }
-  if (io.gone()) return decision.decision === 'allow' ? { run: false, message: null, masked, allowedNotRun: true } : { run: false, message: null, masked };
+  if (io.gone()) return decision.decision === 'allow' ? { run: false, message: null, masked, notRun: `the agent left before the ${opts.noun} ran: not run` } : { run: false, message: null, masked };
   if (decision.decision === 'deny') return { run: false, message: msg.denied(decision.rule, decision.reason), masked };
   if (decision.decision === 'approve') {
     if (!deps.broker) return { run: false, message: msg.denied(decision.rule, 'approval required'), masked };
@@ -116,7 +120,12 @@ export async function gateLine(
       });
     } catch (err) {
       deps.log.error({ ...base, err: (err as Error).message }, `approval request failed: ${opts.noun} refused`);
-      return { run: false, message: msg.error(`the approval request could not be recorded: ${opts.noun} refused`), masked };
+      return {
+        run: false,
+        message: msg.error(`the approval request could not be recorded: ${opts.noun} refused`),
+        masked,
+        notRun: `the approval request could not be recorded: ${opts.noun} not run`,
+      };
     }
     if (io.gone()) {
       pending.cancel();

@@ -110,7 +110,7 @@ export async function runProgram(deps: GatewayDeps, conn: ConnectionState, ch: S
     });
     if (!out.run) {
       await (early as ChannelIo | null)?.drop();
-      if (out.allowedNotRun) await logNotRun('the agent left before the command ran: not run');
+      if (out.notRun) await logNotRun(out.notRun);
       if (out.message && !agentGone) refuse(ch, out.message, isPty);
       return;
     }

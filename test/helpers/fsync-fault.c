@@ -3,8 +3,9 @@
  * fdatasync(2) fail with EIO on chosen files, as a failing disk does, where the writes before
  * them succeeded. A full disk (ENOSPC) fails the write itself; this is the other case.
  *
- * The control file named by SG_FSYNC_FAULT_CTL holds "COUNT SUBSTRING": the next COUNT calls on
- * a file whose path contains SUBSTRING fail (COUNT is decremented in the file). Each failure
+ * The control file named by SG_FSYNC_FAULT_CTL holds "SKIP COUNT SUBSTRING": of the calls on a
+ * file whose path contains SUBSTRING, the next SKIP pass and the COUNT after them fail (both are
+ * decremented in the file as calls go by). Each failure
  * appends the file's path as a line to the control file's name + ".log", so a test can check
  * that its fault fired where it meant it to. No control file, or COUNT 0: every call passes.
  */
@@ -34,17 +35,20 @@ static int should_fail(int fd) {
   pthread_mutex_lock(&lock);
   FILE *f = fopen(ctl, "r");
   if (f != NULL) {
+    long skip = 0;
     long count = 0;
     char match[1024] = "";
-    int got = fscanf(f, "%ld %1023s", &count, match);
+    int got = fscanf(f, "%ld %ld %1023s", &skip, &count, match);
     fclose(f);
-    if (got == 2 && count > 0 && strstr(target, match) != NULL) {
-      fail = 1;
+    if (got == 3 && count > 0 && strstr(target, match) != NULL) {
+      fail = skip == 0;
       f = fopen(ctl, "w");
       if (f != NULL) {
-        fprintf(f, "%ld %s\n", count - 1, match);
+        fprintf(f, "%ld %ld %s\n", fail ? 0 : skip - 1, fail ? count - 1 : count, match);
         fclose(f);
       }
+    }
+    if (fail) {
       char logname[4200];
       snprintf(logname, sizeof logname, "%s.log", ctl);
       f = fopen(logname, "a");

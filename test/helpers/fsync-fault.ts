@@ -12,8 +12,11 @@ import { tempDir } from './tmp.js';
 export interface FsyncFault {
   /** Environment for the child process: LD_PRELOAD and the control file. */
   env: { LD_PRELOAD: string; SG_FSYNC_FAULT_CTL: string };
-  /** Fail the next `count` fsync/fdatasync calls on files whose path contains `match` (no spaces). */
-  arm(match: string, count?: number): void;
+  /**
+   * On files whose path contains `match` (no spaces): let the next `skip` fsync/fdatasync calls
+   * pass, then fail `count`.
+   */
+  arm(match: string, count?: number, skip?: number): void;
   /** Calls still to fail. */
   pending(): number;
   /** The paths on which a call failed so far, in order. */
@@ -29,12 +32,12 @@ export function fsyncFault(): FsyncFault {
   execFileSync('cc', ['-shared', '-fPIC', '-O1', '-Wall', '-Werror', '-o', lib, path.join(repoRoot, 'test', 'helpers', 'fsync-fault.c'), '-ldl', '-lpthread']);
   return {
     env: { LD_PRELOAD: lib, SG_FSYNC_FAULT_CTL: ctl },
-    arm(match, count = 1) {
+    arm(match, count = 1, skip = 0) {
       if (/\s/.test(match) || match === '') throw new TypeError('fsync fault: the match must be non-empty, without spaces');
-      writeFileSync(ctl, `${count} ${match}\n`);
+      writeFileSync(ctl, `${skip} ${count} ${match}\n`);
     },
     pending() {
-      return existsSync(ctl) ? Number(readFileSync(ctl, 'utf8').split(' ')[0]) : 0;
+      return existsSync(ctl) ? Number(readFileSync(ctl, 'utf8').split(' ')[1]) : 0;
     },
     fired() {
       const log = ctl + '.log';

@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import Database from 'better-sqlite3';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { launch, startGateway, type GatewayHandle } from '../helpers/gateway.js';
@@ -110,4 +111,53 @@ test('a recording fails to fsync (EIO): the agent gets its output and exit statu
   const played = asciinemaCat(path.join(recordings, file));
   assert.equal(played.status, 0, played.stderr);
   assert.ok(played.stdout.includes('recorded'));
+});
+
+test('the store fails to fsync an approval request (EIO): refused, never approvable, and the log closes the command', { timeout: 90_000 }, async (t) => {
+  const fault = fsyncFault();
+  t.after(() => fault.cleanup());
+  const gw = await startGateway({ env: fault.env });
+  t.after(() => gw.stop());
+  const agent = await connectAgentFrom(gw.sshPort, 'local', await gw.token());
+  agent.on('error', () => undefined);
+  t.after(() => agent.end());
+  const store = path.join(gw.dir, 'data', 'shellgate.db');
+  const approvals = () => {
+    const db = new Database(store, { readonly: true });
+    try {
+      return db.prepare('SELECT command, status FROM approval_requests ORDER BY requested_at').all() as { command: string; status: string }[];
+    } finally {
+      db.close();
+    }
+  };
+
+  // The command's decision (approve) commits; then the request's row fails to commit (skip 1),
+  // or its `approval.requested` event does (skip 2).
+  for (const skip of [1, 2]) {
+    await waitForEvents(gw.dir, (e) => e.at(-1)?.type === 'checkpoint', 15_000);
+    const file = path.join(gw.dir, `touched-${skip}`);
+    fault.arm(store, 1, skip);
+    const r = await collect(await execChannel(agent, `touch ${file}`));
+    assert.equal(fault.pending(), 0, `skip ${skip}: the fault fired`);
+    assert.equal(r.code, 126, r.stderr);
+    assert.match(r.stderr, /^shellgate: the approval request could not be recorded: command refused\n$/);
+    assert.ok(!existsSync(file), 'nothing ran');
+    const list = spawnSync(process.execPath, [cliPath, 'approvals', 'list', '--json', '--config', gw.configFile], { env: gw.env, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(list.status, 0, list.stderr);
+    assert.deepEqual(JSON.parse(list.stdout), [], 'nothing is pending');
+    const rows = approvals().filter((a) => a.command === `touch ${file}`);
+    // A row that could not be written is absent; one whose event could not be is denied.
+    assert.deepEqual(rows.map((a) => a.status), skip === 1 ? [] : ['denied']);
+
+    const ev = await waitForEvents(gw.dir, (e) => e.at(-1)?.type === 'command.result');
+    const decision = ev.find((e) => e.type === 'command.decision' && e.body.command === `touch ${file}`)!;
+    assert.equal(decision.body.decision, 'approve');
+    const after = ev.filter((e) => e.seq > decision.seq);
+    assert.deepEqual(after.map((e) => e.type), ['command.result'], 'no approval event claims a request');
+    assert.equal(after[0]!.body.exit, 126);
+    assert.equal(after[0]!.body.channel, decision.body.channel);
+    assert.equal(after[0]!.body.error, 'the approval request could not be recorded: command not run');
+  }
+  const v = verify(gw);
+  assert.equal(v.status, 0, v.out);
 });
