@@ -83,7 +83,7 @@ async function promptLoop(
   };
   const skipped = new Set<string>();
   out(`shellgate approvals — ${backend.where}${backend.approver ? `, deciding as ${backend.approver}` : ''}\n`);
-  out('y approve · n deny · s skip · q quit\n');
+  out('y (approve) · n (deny) · s (skip) · q (quit): the words work too\n');
   let idle = false;
   for (;;) {
     // Skip what we skipped or already approved (a rule needing more approvers stays pending).
@@ -96,7 +96,7 @@ async function promptLoop(
       const got = await Promise.race([pendingLine, sleep(pollMs)]);
       if (got === 'tick') continue;
       pendingLine = null;
-      if (got === null || got.trim().toLowerCase() === 'q') return 0;
+      if (got === null || ANSWERS[got.trim().toLowerCase()] === 'q') return 0;
       continue;
     }
     idle = false;
@@ -105,15 +105,15 @@ async function promptLoop(
       out(`approve #${next.id}? [y]es / [n]o / [s]kip / [q]uit: `);
       const answer = await nextLine();
       if (answer === null) return 0;
-      const a = answer.trim().toLowerCase();
+      const a = ANSWERS[answer.trim().toLowerCase()];
       if (a === 'q') return 0;
       if (a === 's') {
         skipped.add(next.id);
         out(`skipped #${next.id}\n`);
         break;
       }
-      if (a === 'y' || a === 'a' || a === 'n' || a === 'd') {
-        const decision = a === 'y' || a === 'a' ? 'approve' : 'deny';
+      if (a === 'y' || a === 'n') {
+        const decision = a === 'y' ? 'approve' : 'deny';
         let reason: string | undefined;
         if (decision === 'deny') {
           out('reason (optional): ');
@@ -130,10 +130,26 @@ async function promptLoop(
         }
         break;
       }
-      out('please answer y, n, s or q\n');
+      out('please answer approve (y), deny (n), skip (s) or quit (q)\n');
     }
   }
 }
+
+/** The prompt's answers (cli.md: "takes approve / deny / skip"): the words, or their letters. */
+const ANSWERS: Record<string, 'y' | 'n' | 's' | 'q'> = Object.assign(Object.create(null) as Record<string, 'y' | 'n' | 's' | 'q'>, {
+  y: 'y',
+  yes: 'y',
+  a: 'y',
+  approve: 'y',
+  n: 'n',
+  no: 'n',
+  d: 'n',
+  deny: 'n',
+  s: 's',
+  skip: 's',
+  q: 'q',
+  quit: 'q',
+});
 
 export function resultLine(id: string, decision: 'approve' | 'deny', status: string, needed: number, applied = true): string {
   if (!applied) {

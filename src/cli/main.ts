@@ -55,7 +55,10 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
     return 2;
   }
   const mod = (await import(COMMANDS[name]!.file)) as Subcommand;
-  if (rest.includes('--help') || rest.includes('-h')) {
+  // Only the subcommand's own options: after `--` come a command line's words (`-- df -h`).
+  const dd = rest.indexOf('--');
+  const own = dd < 0 ? rest : rest.slice(0, dd);
+  if (own.includes('--help') || own.includes('-h')) {
     io.stdout.write(mod.help.endsWith('\n') ? mod.help : mod.help + '\n');
     return 0;
   }

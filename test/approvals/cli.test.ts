@@ -153,6 +153,62 @@ test('interactive prompt in a PTY: shows the request, y approves, n denies with 
   }
 });
 
+test('interactive prompt: the words approve, deny, skip and quit work as their letters do', async () => {
+  const f = await brokerFixture();
+  const p = await f.broker.request(requestInput());
+  const q = await f.broker.request(requestInput({ command: 'kill -9 1234', argv: [['kill', '-9', '1234']] }));
+  const term = pty.spawn(process.execPath, [cliPath, 'approvals', '--db', f.dbFile, '--as', 'bob'], {
+    name: 'xterm',
+    cols: 120,
+    rows: 30,
+    cwd: repoRoot,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
+  });
+  let screen = '';
+  term.onData((d) => (screen += d));
+  const exited = new Promise<number>((r) => term.onExit((e) => r(e.exitCode)));
+  try {
+    await until(() => screen.includes(`approve #${p.id}?`), 10_000, 'the first prompt');
+    term.write('Skip\r');
+    await until(() => screen.includes(`skipped #${p.id}`) && screen.includes(`approve #${q.id}?`), 5000, 'skipped, then the second request');
+    term.write('deny\r');
+    await until(() => screen.includes('reason (optional)'), 5000, 'reason question');
+    term.write('\r');
+    assert.deepEqual(await q.wait(), { result: 'denied', approver: 'bob', reason: 'no reason given' });
+    await until(() => screen.includes('waiting for approval requests'), 5000, 'idle: the skipped one is not asked again');
+    term.write('quit\r');
+    assert.equal(await exited, 0);
+  } finally {
+    try {
+      term.kill();
+    } catch {
+      /* already exited */
+    }
+    await f.close();
+  }
+  // And `approve` approves (a fresh prompt: the skipped request is asked again).
+  const g = await brokerFixture();
+  const r = await g.broker.request(requestInput());
+  const term2 = pty.spawn(process.execPath, [cliPath, 'approvals', '--db', g.dbFile, '--as', 'bob'], { name: 'xterm', cols: 120, rows: 30, cwd: repoRoot, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' } });
+  let screen2 = '';
+  term2.onData((d) => (screen2 += d));
+  const exited2 = new Promise<number>((res) => term2.onExit((e) => res(e.exitCode)));
+  try {
+    await until(() => screen2.includes(`approve #${r.id}?`), 10_000, 'the prompt');
+    term2.write('APPROVE\r');
+    assert.deepEqual(await r.wait(), { result: 'approved', approvers: ['bob'] });
+    term2.write('q\r');
+    assert.equal(await exited2, 0);
+  } finally {
+    try {
+      term2.kill();
+    } catch {
+      /* already exited */
+    }
+    await g.close();
+  }
+});
+
 test('CLI with no gateway running: the decision is recorded but reported as not applied; a restart expires the request as denied', async () => {
   const f = await brokerFixture();
   try {

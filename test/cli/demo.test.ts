@@ -76,3 +76,19 @@ test('--help everywhere, one-line errors, exit 2 for usage', () => {
   assert.equal(unknown.status, 2);
   assert.match(unknown.stderr, /unknown command 'frobnicate'/);
 });
+
+test('-h and --help after -- belong to the command line, not to shellgate', (t) => {
+  const d = tempDir();
+  t.after(d.cleanup);
+  const policy = path.join(d.dir, 'p.yaml');
+  writeFileSync(policy, 'version: 1\ndefault: deny\nrules:\n  - id: look\n    decision: allow\n    match: ["ls **", "df **"]\n');
+  for (const flag of ['-h', '--help']) {
+    const r = spawnSync(process.execPath, [cliPath, 'policy', 'check', '--policy', policy, '--json', '--', 'df', flag], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { decision: string; rule: string };
+    assert.deepEqual([out.decision, out.rule], ['allow', 'look'], `df ${flag} was decided`);
+  }
+  const help = spawnSync(process.execPath, [cliPath, 'policy', 'check', '--help', '--', 'df', '-h'], { encoding: 'utf8' });
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /usage:/, 'before --, --help is shellgate\'s');
+});
