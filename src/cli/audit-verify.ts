@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { once } from 'node:events';
 import path from 'node:path';
 import { loadAuditPublicKey, verifyAudit, AuditError, type JsonWebKey, type VerifyResult } from '../audit/index.js';
@@ -13,7 +13,8 @@ Recompute the audit hash chain from seq 1 (hashes, prev_hash links, gaps), check
 checkpoint's Ed25519 signature, every sealed recording's size and SHA-256, and the witness
 file's checkpoints against the chain (a truncated or rewritten tail).
 
-  --config FILE      config file (default ./shellgate.yaml; not needed with --db)
+  --config FILE      config file (default ./shellgate.yaml; with --db, used when it is that
+                     store's config)
   --db FILE          the SQLite store (overrides the config's store)
   --recordings DIR   recordings folder (default: the config's; without a config, not checked)
   --witness FILE     witness file (default: the config's audit.witness)
@@ -37,6 +38,7 @@ export function resolveAuditPaths(
   const abs = (p: string) => path.resolve(io.cwd, p);
   let cfg: Config | null = null;
   if (values.config !== undefined || values.db === undefined) cfg = loadConfig(abs(values.config ?? 'shellgate.yaml'), io.env);
+  else cfg = defaultConfigFor(abs(values.db), abs('shellgate.yaml'), io.env);
   const store = values.db !== undefined ? abs(values.db) : cfg!.store;
   return {
     store,
@@ -44,6 +46,31 @@ export function resolveAuditPaths(
     recordings: values.recordings !== undefined ? abs(values.recordings) : (cfg?.recordings ?? null),
     witness: values.witness !== undefined ? abs(values.witness) : (cfg?.audit.witness ?? null),
   };
+}
+
+/**
+ * With `--db` and no `--config`: the default config (./shellgate.yaml) still says where that
+ * store's recordings, witness and key are, when it is that store's config (the same file).
+ * Otherwise (no such file, another store, a config that does not load here) none: the flags
+ * alone say what to check, and the output says what was not.
+ */
+function defaultConfigFor(store: string, file: string, env: NodeJS.ProcessEnv): Config | null {
+  if (!existsSync(file)) return null;
+  let cfg: Config;
+  try {
+    cfg = loadConfig(file, env);
+  } catch {
+    return null;
+  }
+  return sameFile(cfg.store, store) ? cfg : null;
+}
+
+function sameFile(a: string, b: string): boolean {
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return path.resolve(a) === path.resolve(b);
+  }
 }
 
 /** The store, read-only: verification and listing never write. */
@@ -86,6 +113,12 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     }
   } else {
     publicKey = await loadAuditPublicKey(paths.dataDir).catch(() => null);
+  }
+  if (values.json && !existsSync(paths.store)) {
+    // A missing log is a failed verification (it may have been deleted), in the shape asked for.
+    const missing: VerifyResult = { ok: false, events: 0, checkpoints: 0, recordings: 0, problems: [{ seq: null, file: paths.store, reason: 'no store at this path' }] };
+    print(io.stdout, JSON.stringify(missing));
+    return 1;
   }
   const db = openStoreReadOnly(paths.store);
   let result: VerifyResult;

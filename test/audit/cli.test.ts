@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { cliPath } from '../helpers/paths.js';
@@ -71,6 +71,41 @@ test('audit verify / export / pubkey, sessions and replay through bin/shellgate.
   const j = JSON.parse(r.stdout);
   assert.deepEqual(Object.keys(j), ['ok', 'events', 'checkpoints', 'recordings', 'problems']);
   assert.deepEqual(j.problems[0], { seq: 8, file: null, reason: 'hash does not match prev_hash and body: the event was altered' });
+});
+
+test('audit verify --db: the default config applies when it is that store\'s (recordings checked); a missing store fails in --json too', async (t) => {
+  const s = await buildScenario(t);
+  writeFileSync(path.join(s.dir, 'shellgate.yaml'), CONFIG);
+  const cast = path.join(s.dir, 'recordings', 'sess-0.cast');
+  appendFileSync(cast, '[99.0,"o","appended later"]\n');
+
+  // Same store as ./shellgate.yaml's: its recordings folder is checked.
+  let r = cli(s.dir, 'audit', 'verify', '--db', 'data/shellgate.db');
+  assert.equal(r.code, 1, r.stdout);
+  assert.match(r.stderr, /^audit FAILED at .*sess-0\.cast/);
+  r = cli(s.dir, 'audit', 'verify', '--db', path.join(s.dir, 'data', '..', 'data', 'shellgate.db'), '--json');
+  assert.equal(r.code, 1);
+  assert.equal(JSON.parse(r.stdout).problems[0].file, 'sess-0.cast');
+
+  // Another store (a copy): the config is not about it, so its recordings are not assumed.
+  const elsewhere = path.join(s.dir, 'copy');
+  mkdirSync(elsewhere);
+  s.db.pragma('wal_checkpoint(TRUNCATE)');
+  copyFileSync(s.dbFile, path.join(elsewhere, 'shellgate.db'));
+  r = cli(s.dir, 'audit', 'verify', '--db', 'copy/shellgate.db', '--pubkey', 'copy.jwk');
+  assert.equal(r.code, 1, 'no key file: fails closed');
+  writeFileSync(path.join(s.dir, 'copy.jwk'), cli(s.dir, 'audit', 'pubkey', '--data-dir', 'data').stdout);
+  r = cli(s.dir, 'audit', 'verify', '--db', 'copy/shellgate.db', '--pubkey', 'copy.jwk');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /recordings not checked: no folder given/);
+
+  // No store at all: exit 1, and with --json the spec's shape on stdout.
+  r = cli(s.dir, 'audit', 'verify', '--db', 'gone.db', '--json');
+  assert.equal(r.code, 1);
+  const j = JSON.parse(r.stdout);
+  assert.deepEqual([j.ok, j.events, j.problems.length], [false, 0, 1]);
+  assert.match(j.problems[0].reason, /no store/);
+  assert.equal(cli(s.dir, 'audit', 'verify', '--db', 'gone.db').code, 1);
 });
 
 test('audit verify elsewhere: without the public key it fails closed; --pubkey makes it pass', async (t) => {
