@@ -54,6 +54,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
     );
     return 2;
   }
+  if (name !== 'serve' && name !== 'demo') quietOnBrokenPipe(io);
   const mod = (await import(COMMANDS[name]!.file)) as Subcommand;
   // Only the subcommand's own options: after `--` come a command line's words (`-- df -h`).
   const dd = rest.indexOf('--');
@@ -78,4 +79,18 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
     if (io.env.SHELLGATE_DEBUG) io.stderr.write(String((err as Error)?.stack) + '\n');
     return 1;
   }
+}
+
+/**
+ * A reader that went away (`shellgate sessions | head`) ends a command's output quietly, as
+ * other CLI tools do; unhandled, the EPIPE surfaced as an uncaught error with its stack. Not
+ * for the gateway (serve, demo): its log on stdout going away must not stop it.
+ */
+function quietOnBrokenPipe(io: CliIO): void {
+  if (io.stdout !== process.stdout || process.stdout.listenerCount('error') > 0) return;
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    process.stderr.write(`shellgate: cannot write the output: ${err.message}\n`);
+    process.exit(1);
+  });
 }

@@ -166,3 +166,13 @@ test('shellgate sessions --limit N: the newest N, oldest first; a bad N is a usa
     assert.match(r.stderr, /--limit must be a whole number/);
   }
 });
+
+test('a reader that goes away (`| true`) ends the output quietly: no stack trace, exit 0', async (t) => {
+  const s = await buildScenario(t);
+  for (const args of [['sessions', '--db', 'data/shellgate.db'], ['sessions', '--db', 'data/shellgate.db', '--json'], ['audit', 'verify', '--db', 'data/shellgate.db', '--json']]) {
+    // `true` exits without reading: by the time node writes, the pipe has no reader (EPIPE).
+    const q = (a: string) => "'" + a.replace(/'/g, "'\\''") + "'";
+    const r = spawnSync('/bin/bash', ['-c', `${q(process.execPath)} ${q(cliPath)} ${args.map(q).join(' ')} | true; echo "status=\${PIPESTATUS[0]}" >&2`], { cwd: s.dir, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.stderr, 'status=0\n', `${args.join(' ')}: ${r.stderr}`);
+  }
+});
