@@ -45,12 +45,12 @@ async function decideApi(ctx: RequestContext, broker: ApprovalBroker, decision: 
   let d: DecisionInput;
   if (auth.kind === 'admin') {
     // The admin token is the operator: it names the approver it acts for (and, like the local CLI, its groups).
-    d = { approver: body.as ?? 'admin', approverGroups: body.groups ?? auth.groups, decision, reason: body.reason, via: 'api' };
+    d = { approver: body.as ?? 'admin', approverGroups: body.groups ?? auth.groups, decision, reason: body.reason, via: 'web' };
   } else {
     if ((body.as !== undefined && body.as !== auth.subject) || body.groups !== undefined) {
       throw new HttpError(403, 'an OIDC caller decides as itself: "as" and "groups" are for the admin token');
     }
-    d = { approver: auth.subject, approverGroups: auth.groups, decision, reason: body.reason, via: 'api' };
+    d = { approver: auth.subject, approverGroups: auth.groups, decision, reason: body.reason, via: 'web' };
   }
   const id = ctx.params.id ?? '';
   const r = await broker.decide(id, d).catch(asHttp);

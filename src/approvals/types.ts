@@ -44,8 +44,11 @@ export interface PendingApproval {
   cancel(): void;
 }
 
-/** How a decision reached shellgate (the `via` of its audit event). */
-export type DecisionVia = 'cli' | 'webhook' | 'web' | 'api';
+/**
+ * How a decision reached shellgate (the `via` of its audit event), from audit.md's list: `web`
+ * is HTTP, the console and the API alike (`shellgate approvals --url` included).
+ */
+export type DecisionVia = 'cli' | 'webhook' | 'web';
 
 export interface DecisionInput {
   approver: string;

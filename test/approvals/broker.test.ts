@@ -6,7 +6,7 @@ import { ApprovalBroker, ApprovalError } from '../../src/approvals/index.js';
 import { openStore } from '../../src/store/open-store.js';
 import { brokerFixture, FakeAudit, ListLogger, requestInput, tempDir } from './helpers.js';
 
-const human = (name: string, groups: string[] = []) => ({ approver: name, approverGroups: groups, via: 'api' as const });
+const human = (name: string, groups: string[] = []) => ({ approver: name, approverGroups: groups, via: 'web' as const });
 
 test('approve: one approver approves, events requested → decided → resolved', async () => {
   const f = await brokerFixture();
@@ -31,7 +31,7 @@ test('approve: one approver approves, events requested → decided → resolved'
     const decided = f.audit.ofType('approval.decided', p.id);
     assert.equal(decided.length, 1);
     assert.equal(decided[0]!.approver, 'alice');
-    assert.equal(decided[0]!.via, 'api');
+    assert.equal(decided[0]!.via, 'web');
     assert.equal(decided[0]!.decision, 'approve');
     assert.equal(decided[0]!.command, 'systemctl restart nginx');
     assert.equal(decided[0]!.subject, 'deploy-bot', 'subject is the requester; the approver is in `approver`');

@@ -104,7 +104,7 @@ test('CLI --url: decides through the API with a bearer token from the environmen
     const r = await cli(['approvals', 'approve', p.id, '--url', http.url, '--as', 'alice', '--token-env', 'MY_TOKEN'], { MY_TOKEN: token });
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(await p.wait(), { result: 'approved', approvers: ['alice'] });
-    assert.equal(f.audit.ofType('approval.decided', p.id)[0]!.via, 'api');
+    assert.equal(f.audit.ofType('approval.decided', p.id)[0]!.via, 'web');
   } finally {
     await f.close();
     await http.close();

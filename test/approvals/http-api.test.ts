@@ -79,7 +79,7 @@ test('POST /api/approvals/:id/approve|deny: 401, 404, 403, 400, 200, 409', async
     assert.deepEqual(ok.json, { id: p.id, decision: 'deny', status: 'denied' });
     assert.deepEqual(await p.wait(), { result: 'denied', approver: 'bob', reason: 'change freeze' });
     const [d] = s.f.audit.ofType('approval.decided', p.id);
-    assert.equal(d!.via, 'api');
+    assert.equal(d!.via, 'web');
     assert.equal(d!.approver, 'bob');
 
     assert.equal((await s.call('POST', approve, { auth: 'admin', body: '{}' })).status, 409);
