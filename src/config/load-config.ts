@@ -248,11 +248,22 @@ export function validateConfig(doc: unknown, file: string, env: NodeJS.ProcessEn
   ap.done();
 
   const au = root.section('audit');
+  // audit.md: a witness is "a file path or an HTTPS URL"; `witness` takes either (a URL is
+  // told by its scheme), `witnessUrl` a URL beside a file.
+  const witnessValue = au.has('witness') ? au.string('witness') : (au.raw('witness'), null);
+  const witnessIsUrl = witnessValue !== null && /^[a-z][a-z0-9+.-]*:\/\//i.test(witnessValue);
+  let witnessUrl = au.optString('witnessUrl');
+  if (witnessIsUrl) {
+    if (!/^https?:\/\//i.test(witnessValue)) au.fail('witness', 'must be a file path or an http(s) URL');
+    if (witnessUrl !== null && witnessUrl !== witnessValue) au.fail('witnessUrl', 'give one witness URL: witness already is one');
+    witnessUrl = witnessValue;
+  }
+  if (witnessUrl !== null && !/^https?:\/\/[^\s]+$/i.test(witnessUrl)) au.fail('witnessUrl', 'must be an http(s) URL');
   const audit = {
     checkpointEvery: au.int('checkpointEvery', 100, 1, 1_000_000),
     checkpointIntervalMs: au.duration('checkpointInterval', '60s'),
-    witness: au.has('witness') ? abs(au.string('witness')) : (au.raw('witness'), null),
-    witnessUrl: au.optString('witnessUrl'),
+    witness: witnessValue !== null && !witnessIsUrl ? abs(witnessValue) : null,
+    witnessUrl,
     recordInput: au.bool('recordInput', false),
   };
   au.done();

@@ -169,3 +169,18 @@ test('`shellgate serve` with a bad config exits 2 with the path, before listenin
     t.cleanup();
   }
 });
+
+test('audit.witness: a file path or an http(s) URL (audit.md); witnessUrl beside a file', () => {
+  const url = 'https://witness.example.com/checkpoints';
+  let c = withConfig(base(`audit:\n  witness: ${url}\n`)).config;
+  assert.deepEqual([c.audit.witness, c.audit.witnessUrl], [null, url]);
+  const w = withConfig(base('audit:\n  witness: data/witness.jsonl\n'));
+  assert.deepEqual([w.config.audit.witness, w.config.audit.witnessUrl], [path.join(path.dirname(w.file), 'data', 'witness.jsonl'), null]);
+  c = withConfig(base(`audit:\n  witness: data/witness.jsonl\n  witnessUrl: ${url}\n`)).config;
+  assert.deepEqual([path.basename(c.audit.witness!), c.audit.witnessUrl], ['witness.jsonl', url]);
+  c = withConfig(base(`audit:\n  witness: ${url}\n  witnessUrl: ${url}\n`)).config;
+  assert.deepEqual([c.audit.witness, c.audit.witnessUrl], [null, url]);
+  assert.match(configError(base('audit:\n  witness: ftp://witness.example.com/x\n')).message, /audit\.witness: must be a file path or an http\(s\) URL/);
+  assert.match(configError(base(`audit:\n  witness: ${url}\n  witnessUrl: https://other.example.com/\n`)).message, /audit\.witnessUrl: give one witness URL/);
+  assert.match(configError(base('audit:\n  witnessUrl: not a url\n')).message, /audit\.witnessUrl: must be an http\(s\) URL/);
+});
