@@ -31,6 +31,22 @@ export async function recoverUnsealed(db: Store, audit: AuditLog, recordingsDir:
     const file = (JSON.parse(row.body) as { file?: unknown }).file;
     if (typeof file === 'string') sealed.add(file);
   }
+  // Who and where, for the recovered events (as the gateway's own carry them).
+  const starts: Record<string, unknown>[] = [];
+  const startOf = new Map<string, Record<string, unknown>>();
+  for (const row of db.prepare("SELECT body FROM audit_events WHERE type = 'session.start' ORDER BY seq").iterate() as Iterable<{ body: string }>) {
+    const body = JSON.parse(row.body) as Record<string, unknown>;
+    if (typeof body.session !== 'string') continue;
+    starts.push(body);
+    startOf.set(body.session, body);
+  }
+  const who = (session: string) => {
+    const start = startOf.get(session);
+    return {
+      ...(typeof start?.subject === 'string' ? { subject: start.subject } : {}),
+      ...(typeof start?.target === 'string' ? { target: start.target } : {}),
+    };
+  };
   let recordings = 0;
   const failed: Recovered['failed'] = [];
   const names = existsSync(recordingsDir) ? readdirSync(recordingsDir).filter((n) => n.endsWith('.cast')).sort() : [];
@@ -52,9 +68,12 @@ export async function recoverUnsealed(db: Store, audit: AuditLog, recordingsDir:
     }
     const dash = name.lastIndexOf('-');
     const session = dash > 0 ? name.slice(0, dash) : name.slice(0, -'.cast'.length);
+    const channelText = dash > 0 ? name.slice(dash + 1, -'.cast'.length) : '';
     await audit.append({
       type: 'recording.sealed',
       session,
+      ...who(session),
+      ...(/^\d{1,9}$/.test(channelText) ? { channel: Number(channelText) } : {}),
       file: name,
       size,
       sha256,
@@ -65,14 +84,9 @@ export async function recoverUnsealed(db: Store, audit: AuditLog, recordingsDir:
   }
 
   const ended = new Set<string>();
-  const starts: Record<string, unknown>[] = [];
-  for (const row of db
-    .prepare("SELECT type, body FROM audit_events WHERE type IN ('session.start', 'session.end') ORDER BY seq")
-    .iterate() as Iterable<{ type: string; body: string }>) {
+  for (const row of db.prepare("SELECT body FROM audit_events WHERE type = 'session.end'").iterate() as Iterable<{ body: string }>) {
     const body = JSON.parse(row.body) as Record<string, unknown>;
-    if (typeof body.session !== 'string') continue;
-    if (row.type === 'session.end') ended.add(body.session);
-    else starts.push(body);
+    if (typeof body.session === 'string') ended.add(body.session);
   }
   let sessions = 0;
   for (const start of starts) {
@@ -82,8 +96,7 @@ export async function recoverUnsealed(db: Store, audit: AuditLog, recordingsDir:
     await audit.append({
       type: 'session.end',
       session: id,
-      ...(typeof start.subject === 'string' ? { subject: start.subject } : {}),
-      ...(typeof start.target === 'string' ? { target: start.target } : {}),
+      ...who(id),
       reason: 'gateway restarted',
       recovered: true,
     });

@@ -40,6 +40,8 @@ test('SIGKILL mid-session: recovery seals the recording and ends the session; ch
   assert.equal(sealed.file, 'crashy-0.cast');
   assert.equal(sealed.session, 'crashy');
   assert.equal(sealed.recovered, true);
+  // Who and which channel, as the gateway's own seals say (from the session's start).
+  assert.deepEqual([sealed.subject, sealed.target, sealed.channel], ['agent', 'web-1', 0]);
   const endRow = db.prepare("SELECT body FROM audit_events WHERE type = 'session.end'").get() as { body: string };
   const end = JSON.parse(endRow.body);
   assert.deepEqual([end.session, end.reason, end.recovered, end.subject], ['crashy', 'gateway restarted', true, 'agent']);
