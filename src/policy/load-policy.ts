@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode, type Pair } from 'yaml';
 import { PolicyError } from '../errors.js';
+import { DETECTOR_IDS } from '../masking/detector-ids.js';
 import { compilePattern, type CompiledPattern } from './compile-pattern.js';
 import { globToRegExp } from './glob.js';
 import { bashParser } from './grammar.js';
@@ -138,6 +139,9 @@ export function compilePolicyText(text: string, file: string, name: string): Pol
           masking.add.push(s);
         } else {
           if (s === 'vaulted-secret') fail(node, 'masking.disable: vaulted-secret cannot be disabled');
+          // Checked here, not only when the gateway compiles its masker: `policy check` and the
+          // gateway must accept the same files.
+          if (!DETECTOR_IDS.includes(s)) fail(node, `masking.disable: unknown detector id ${JSON.stringify(s)} (known: ${DETECTOR_IDS.join(', ')})`);
           masking.disable.push(s);
         }
       }

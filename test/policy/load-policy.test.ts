@@ -64,6 +64,7 @@ test('bad values are rejected with their line', async () => {
     ['version: 1\nrules:\n  - id: a\n    decision: allow\n    match: ["-rf"]\n', /:5: rule a: match: .*starts with an option/],
     ['version: 1\nmasking:\n  add: ["(unclosed"]\n', /:3: masking.add: invalid regular expression/],
     ['version: 1\nmasking:\n  disable: [vaulted-secret]\n', /:3: masking.disable: vaulted-secret cannot be disabled/],
+    ['version: 1\nmasking:\n  disable: [us-ssn, no-such-detector]\n', /:3: masking.disable: unknown detector id "no-such-detector" \(known: vaulted-secret, /],
     ['version: 1\nrules: [\n', /invalid YAML/],
     ['- just\n- a list\n', /must be a mapping/],
   ];
