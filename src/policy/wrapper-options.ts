@@ -49,9 +49,11 @@ export function parseOptions(program: string, words: readonly Word[], spec: Opti
   for (; i < words.length; i++) {
     const w = words[i]!;
     if (w.unknown) {
-      if (!spec.permute && operands.length === 0) return fail(`cannot tell ${program}'s options from its command (${w.why ?? 'unknown word'} ${w.text})`);
+      // A phrase the caller completes ("… cannot be analysed statically"); the word once.
+      const what = w.why && w.why.includes(w.text) ? w.why : `${w.why ?? 'unknown word'} ${w.text}`;
+      if (!spec.permute && operands.length === 0) return fail(`${program} followed by ${what} (cannot tell ${program}'s options from its command)`);
       if (!spec.permute) break;
-      return fail(`cannot tell ${program}'s options from its operands (${w.why ?? 'unknown word'} ${w.text})`);
+      return fail(`${program} followed by ${what} (cannot tell ${program}'s options from its operands)`);
     }
     const t = w.text;
     if (t === '--') {
