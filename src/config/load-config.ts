@@ -4,7 +4,7 @@ import { isIP } from 'node:net';
 import YAML from 'yaml';
 import { ConfigError } from '../errors.js';
 import { parseDuration } from './duration.js';
-import { substituteEnv } from './substitute-env.js';
+import { fromEnvironment, substituteEnv } from './substitute-env.js';
 import type { Config, HostPort, IssuerConfig, TargetConfig } from './types.js';
 
 type Obj = Record<string, unknown>;
@@ -56,14 +56,16 @@ class Section {
     return this.has(key) ? this.string(key) : (this.raw(key), null);
   }
   bool(key: string, def: boolean): boolean {
-    const v = this.raw(key);
+    let v = this.raw(key);
     if (v === undefined || v === null) return def;
+    if (typeof v === 'string' && fromEnvironment(this.obj, key) && /^(true|false)$/.test(v)) v = v === 'true';
     if (typeof v !== 'boolean') this.fail(key, `must be true or false, got ${describe(v)}`);
     return v;
   }
   int(key: string, def: number, min: number, max: number): number {
-    const v = this.raw(key);
+    let v = this.raw(key);
     if (v === undefined || v === null) return def;
+    if (typeof v === 'string' && fromEnvironment(this.obj, key) && /^-?\d{1,15}$/.test(v)) v = Number(v);
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
       this.fail(key, `must be an integer from ${min} to ${max}, got ${describe(v)}`);
     return v;

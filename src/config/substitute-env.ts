@@ -15,8 +15,27 @@ export function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, file: stri
   if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, env, file, `${at}[${i}]`));
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = substituteEnv(v, env, file, at ? `${at}.${k}` : k);
+    for (const [k, v] of Object.entries(value)) {
+      out[k] = substituteEnv(v, env, file, at ? `${at}.${k}` : k);
+      if (typeof v === 'string' && out[k] !== v) {
+        let keys = SUBSTITUTED.get(out);
+        if (!keys) SUBSTITUTED.set(out, (keys = new Set()));
+        keys.add(k);
+      }
+    }
     return out;
   }
   return value;
+}
+
+/** The keys of each substituted mapping whose values came from the environment. */
+const SUBSTITUTED = new WeakMap<object, Set<string>>();
+
+/**
+ * Whether `obj[key]` came from `${NAME}`: an environment variable is always text, so a
+ * number or boolean option given as `${PORT}` is read from that text (and only then: a
+ * quoted number written in the file stays a type error).
+ */
+export function fromEnvironment(obj: object, key: string): boolean {
+  return SUBSTITUTED.get(obj)?.has(key) ?? false;
 }

@@ -184,3 +184,17 @@ test('audit.witness: a file path or an http(s) URL (audit.md); witnessUrl beside
   assert.match(configError(base(`audit:\n  witness: ${url}\n  witnessUrl: https://other.example.com/\n`)).message, /audit\.witnessUrl: give one witness URL/);
   assert.match(configError(base('audit:\n  witnessUrl: not a url\n')).message, /audit\.witnessUrl: must be an http\(s\) URL/);
 });
+
+test('${ENV} gives numbers and booleans too (an environment variable is text); a quoted number written in the file does not', () => {
+  const target = (port: string, fwd = 'false') =>
+    base(`vault:\n  masterKey: ${KEY()}\ntargets:\n  web-1:\n    host: h\n    port: ${port}\n    user: u\n    credential: c\n    hostKey: "${FP}"\n    allowForwarding: ${fwd}\n`);
+  const { config } = withConfig(target('${PORT}', '${FWD}'), { PORT: '2200', FWD: 'true' });
+  const web1 = config.targets['web-1']!;
+  assert.ok(web1.kind === 'ssh');
+  assert.equal(web1.port, 2200);
+  assert.equal(web1.allowForwarding, true);
+  assert.match(configError(target('${PORT}'), { PORT: 'twenty-two' }).message, /targets\.web-1\.port: must be an integer from 1 to 65535, got/);
+  assert.match(configError(target('${PORT}'), { PORT: '70000' }).message, /targets\.web-1\.port: must be an integer/);
+  assert.match(configError(target('"22"')).message, /targets\.web-1\.port: must be an integer/);
+  assert.match(configError(target('22', '${FWD}'), { FWD: 'yes' }).message, /targets\.web-1\.allowForwarding: must be true or false/);
+});
