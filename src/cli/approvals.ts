@@ -66,7 +66,7 @@ function openBackend(values: ReturnType<typeof parseFlags<typeof FLAGS>>['values
     return remoteBackend(values.url, io.env[name]!, values.as ?? null, groups);
   }
   if (values.db !== undefined && values.config !== undefined) throw new UsageError('give --db or --config, not both');
-  const store = values.db !== undefined ? path.resolve(io.cwd, values.db) : configFromFlag(values.config, io).store;
+  const store = values.db !== undefined ? path.resolve(io.cwd, values.db) : configFromFlag(values.config, io, { secrets: 'optional' }).store;
   return localBackend(store, values.as ?? osUser(io.env), groups);
 }
 

@@ -13,7 +13,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const dataDir =
     values['data-dir'] !== undefined
       ? path.resolve(io.cwd, values['data-dir'])
-      : loadConfig(path.resolve(io.cwd, values.config ?? 'shellgate.yaml'), io.env).dataDir;
+      : loadConfig(path.resolve(io.cwd, values.config ?? 'shellgate.yaml'), io.env, { secrets: 'optional' }).dataDir;
   print(io.stdout, JSON.stringify(await loadAuditPublicKey(dataDir)));
   return 0;
 }

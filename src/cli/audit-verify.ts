@@ -37,7 +37,7 @@ export function resolveAuditPaths(
 ): AuditPaths {
   const abs = (p: string) => path.resolve(io.cwd, p);
   let cfg: Config | null = null;
-  if (values.config !== undefined || values.db === undefined) cfg = loadConfig(abs(values.config ?? 'shellgate.yaml'), io.env);
+  if (values.config !== undefined || values.db === undefined) cfg = loadConfig(abs(values.config ?? 'shellgate.yaml'), io.env, { secrets: 'optional' });
   else cfg = defaultConfigFor(abs(values.db), abs('shellgate.yaml'), io.env);
   const store = values.db !== undefined ? abs(values.db) : cfg!.store;
   return {
@@ -58,7 +58,7 @@ function defaultConfigFor(store: string, file: string, env: NodeJS.ProcessEnv): 
   if (!existsSync(file)) return null;
   let cfg: Config;
   try {
-    cfg = loadConfig(file, env);
+    cfg = loadConfig(file, env, { secrets: 'optional' });
   } catch {
     return null;
   }

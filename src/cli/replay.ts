@@ -43,7 +43,7 @@ function findRecordings(session: string, values: { config?: string; recordings?:
   const dir =
     values.recordings !== undefined
       ? path.resolve(io.cwd, values.recordings)
-      : loadConfig(path.resolve(io.cwd, values.config ?? 'shellgate.yaml'), io.env).recordings;
+      : loadConfig(path.resolve(io.cwd, values.config ?? 'shellgate.yaml'), io.env, { secrets: 'optional' }).recordings;
   const prefix = session + '-';
   const names = (existsSync(dir) ? readdirSync(dir) : [])
     .filter((n) => n.startsWith(prefix) && /^[A-Za-z0-9_.]+\.cast$/.test(n.slice(prefix.length)))

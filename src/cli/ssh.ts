@@ -41,7 +41,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   let pinned = values['host-key'] ?? io.env.SHELLGATE_HOST_KEY;
   const cfgFile = path.resolve(io.cwd, values.config ?? 'shellgate.yaml');
   if (existsSync(cfgFile) && (!host || !port || !pinned)) {
-    const cfg = loadConfig(cfgFile, io.env);
+    const cfg = loadConfig(cfgFile, io.env, { secrets: 'optional' });
     host ??= cfg.listen.ssh.host;
     port ??= cfg.listen.ssh.port;
     if (!pinned && existsSync(cfg.hostKey + '.pub')) {

@@ -18,7 +18,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   if (!token) throw new UsageError('SHELLGATE_TOKEN is not set');
   let base = values.url;
   if (!base) {
-    const config = configFromFlag(values.config, io);
+    const config = configFromFlag(values.config, io, { secrets: 'optional' });
     if (!config.listen.http) throw new UsageError('no --url given and the config has no listen.http');
     base = `http://${config.listen.http.host}:${config.listen.http.port}`;
   }

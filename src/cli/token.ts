@@ -21,7 +21,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     { config: { type: 'string' }, sub: { type: 'string' }, group: { type: 'string', multiple: true }, ttl: { type: 'string' } },
     false,
   );
-  const config = configFromFlag(values.config, io);
+  const config = configFromFlag(values.config, io, { secrets: 'optional' });
   if (!config.identity.devIssuer) throw new UsageError(`the dev issuer is not enabled in ${config.file} (identity.devIssuer: true)`);
   const ttl = parseDuration(values.ttl ?? '15m');
   if (ttl === null || ttl < 1000 || ttl > 86_400_000) throw new UsageError('--ttl must be a duration from 1s to 24h');

@@ -114,11 +114,25 @@ const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
 const ISSUER_FIELDS = new Set(['issuer', 'audience', 'jwksUri', 'groupsClaim']);
 void ISSUER_FIELDS;
 
+/** The options that hold secrets: see LoadOptions.secrets. */
+const SECRET_PATHS = /^(vault\.masterKey|web\.adminToken|web\.oidc\.clientSecret|approvals\.webhooks\[\d+\]\.secret)$/;
+
+export interface LoadOptions {
+  /**
+   * 'required' (the gateway): every secret as configured. 'optional' (the CLI commands that
+   * only read where things are: token, approvals, audit, sessions, replay): a secret whose
+   * `${VARIABLE}` is unset, or whose key file cannot be read, is left out, so an approver or an
+   * auditor needs neither the vault's master key nor the admin token in their environment.
+   */
+  secrets?: 'required' | 'optional';
+}
+
 /** Validate a parsed config document. Pure except for checking that referenced files exist. */
-export function validateConfig(doc: unknown, file: string, env: NodeJS.ProcessEnv): Config {
+export function validateConfig(doc: unknown, file: string, env: NodeJS.ProcessEnv, opts: LoadOptions = {}): Config {
   const dir = path.dirname(path.resolve(file));
   const abs = (p: string) => path.resolve(dir, p);
-  const root = Section.of(file, '', substituteEnv(doc ?? {}, env, file));
+  const secretsOptional = opts.secrets === 'optional';
+  const root = Section.of(file, '', substituteEnv(doc ?? {}, env, file, '', secretsOptional ? (at) => SECRET_PATHS.test(at) : undefined));
 
   const listen = root.section('listen');
   const ssh = hostPort(listen, 'ssh', '127.0.0.1:2222')!;
@@ -216,16 +230,18 @@ export function validateConfig(doc: unknown, file: string, env: NodeJS.ProcessEn
   if (mkInline !== null) masterKey = decodeMasterKey(mkInline, () => vaultSec.fail('masterKey', 'must be 32 bytes, base64-encoded'));
   if (mkFile !== null) {
     let text = '';
+    let readable = true;
     try {
       text = readFileSync(abs(mkFile), 'utf8');
     } catch {
-      vaultSec.fail('masterKeyFile', `cannot read ${abs(mkFile)}`);
+      if (!secretsOptional) vaultSec.fail('masterKeyFile', `cannot read ${abs(mkFile)}`);
+      readable = false;
     }
-    masterKey = decodeMasterKey(text.trim(), () => vaultSec.fail('masterKeyFile', 'must hold 32 bytes, base64-encoded'));
+    if (readable) masterKey = decodeMasterKey(text.trim(), () => vaultSec.fail('masterKeyFile', 'must hold 32 bytes, base64-encoded'));
   }
   const vaultFile = abs(vaultSec.string('file', path.join(path.relative(dir, path.dirname(store)) || '.', 'vault.json')));
   vaultSec.done();
-  if (needsVault && !masterKey)
+  if (needsVault && !masterKey && !secretsOptional)
     throw new ConfigError(file, 'vault.masterKey', 'is required when an ssh target is configured (32 bytes, base64)');
 
   const ap = root.section('approvals');
@@ -241,8 +257,8 @@ export function validateConfig(doc: unknown, file: string, env: NodeJS.ProcessEn
     } catch {
       s.fail('url', 'must be an http or https URL');
     }
-    const secret = s.string('secret');
-    if (secret.length < 16) s.fail('secret', 'must be at least 16 characters');
+    const secret = secretsOptional && !s.has('secret') ? '' : s.string('secret');
+    if (secret.length < 16 && !(secretsOptional && secret === '')) s.fail('secret', 'must be at least 16 characters');
     s.done();
     return Object.freeze({ url, secret });
   });
@@ -363,7 +379,7 @@ function deepFreeze<T>(v: T): T {
  * Load, validate and freeze the config once at start-up. Every problem is a ConfigError
  * naming the file and the option path; the caller exits 2 before listening.
  */
-export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, opts: LoadOptions = {}): Config {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -379,5 +395,5 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
     const where = e.linePos?.[0] ? `line ${e.linePos[0].line}` : '';
     throw new ConfigError(file, where, `invalid YAML: ${e.message.split('\n')[0]}`);
   }
-  return validateConfig(doc, file, env);
+  return validateConfig(doc, file, env, opts);
 }

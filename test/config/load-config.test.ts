@@ -198,3 +198,61 @@ test('${ENV} gives numbers and booleans too (an environment variable is text); a
   assert.match(configError(target('"22"')).message, /targets\.web-1\.port: must be an integer/);
   assert.match(configError(target('22', '${FWD}'), { FWD: 'yes' }).message, /targets\.web-1\.allowForwarding: must be true or false/);
 });
+
+test('secrets left out where a command only reads where things are: unset ${VARS} in secret options, for token, approvals, audit, sessions', () => {
+  const t = tempDir();
+  try {
+    mkdirSync(path.join(t.dir, 'policies'));
+    writeFileSync(path.join(t.dir, 'policies', 'default.yaml'), 'version: 1\nrules: []\n');
+    const file = path.join(t.dir, 'shellgate.yaml');
+    const yaml = (store: string) => `store: ${store}
+identity:
+  devIssuer: true
+vault:
+  masterKey: \${SG_TEST_MASTER_KEY}
+targets:
+  web-1:
+    host: h
+    user: u
+    credential: c
+    hostKey: "${FP}"
+approvals:
+  webhooks:
+    - url: https://chat.example.com/hook
+      secret: \${SG_TEST_WEBHOOK_SECRET}
+web:
+  adminToken: \${SG_TEST_ADMIN_TOKEN}
+`;
+    writeFileSync(file, yaml('data/shellgate.db'));
+    // The gateway needs them all.
+    assert.throws(() => loadConfig(file, {}), (err: Error) => err instanceof ConfigError && /vault\.masterKey: environment variable SG_TEST_MASTER_KEY is not set/.test(err.message));
+    const c = loadConfig(file, {}, { secrets: 'optional' });
+    assert.deepEqual([c.vault.masterKey, c.web.adminToken, c.approvals.webhooks[0]!.secret, c.store], [null, null, '', path.join(t.dir, 'data', 'shellgate.db')]);
+    // Set ones are still read and checked; unset non-secret options are still errors.
+    const key = KEY();
+    assert.equal(loadConfig(file, { SG_TEST_MASTER_KEY: key }, { secrets: 'optional' }).vault.masterKey?.toString('base64'), key);
+    assert.throws(() => loadConfig(file, { SG_TEST_MASTER_KEY: 'short' }, { secrets: 'optional' }), /vault\.masterKey: must be 32 bytes/);
+    writeFileSync(file, yaml('${SG_TEST_STORE}'));
+    assert.throws(() => loadConfig(file, {}, { secrets: 'optional' }), /store: environment variable SG_TEST_STORE is not set/);
+
+    // Through the CLI, with none of the variables set: an approver's and an agent's commands
+    // work, the gateway does not start.
+    writeFileSync(file, yaml('data/shellgate.db'));
+    const env = { PATH: process.env.PATH ?? '' };
+    const serve = spawnSync(process.execPath, [cliPath, 'serve', '--config', file], { env, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(serve.status, 2);
+    assert.match(serve.stderr, /SG_TEST_MASTER_KEY is not set/);
+    const token = spawnSync(process.execPath, [cliPath, 'token', '--config', file, '--sub', 'someone'], { env, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(token.status, 0, token.stderr);
+    assert.match(token.stdout, /^[\w-]+\.[\w-]+\.[\w-]+\n$/);
+    // No gateway has run here, so there is no store yet: that (exit 1), not the config (exit 2).
+    const list = spawnSync(process.execPath, [cliPath, 'approvals', 'list', '--json', '--config', file], { env, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(list.status, 1, list.stderr);
+    assert.match(list.stderr, /no store at .*shellgate\.db/);
+    const verify = spawnSync(process.execPath, [cliPath, 'audit', 'verify', '--json', '--config', file], { env, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(verify.status, 1, verify.stderr);
+    assert.match(JSON.parse(verify.stdout).problems[0].reason, /no store/);
+  } finally {
+    t.cleanup();
+  }
+});
