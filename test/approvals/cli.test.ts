@@ -111,10 +111,9 @@ test('CLI --url: decides through the API with a bearer token from the environmen
   }
 });
 
-test('interactive prompt in a PTY: shows the request, y approves, n denies with a reason, q quits', async () => {
-  const f = await brokerFixture();
-  const p = await f.broker.request(requestInput());
-  const term = pty.spawn(process.execPath, [cliPath, 'approvals', '--db', f.dbFile, '--as', 'bob'], {
+/** `shellgate approvals --db FILE --as bob` in a PTY: what it drew so far, typing, its exit. */
+function prompt(dbFile: string): { screen(): string; write(text: string): void; exited: Promise<number>; close(): void } {
+  const term = pty.spawn(process.execPath, [cliPath, 'approvals', '--db', dbFile, '--as', 'bob'], {
     name: 'xterm',
     cols: 120,
     rows: 30,
@@ -124,31 +123,45 @@ test('interactive prompt in a PTY: shows the request, y approves, n denies with 
   let screen = '';
   term.onData((d) => (screen += d));
   const exited = new Promise<number>((r) => term.onExit((e) => r(e.exitCode)));
+  return {
+    screen: () => screen,
+    write: (text) => term.write(text),
+    exited,
+    close() {
+      try {
+        term.kill();
+      } catch {
+        /* already exited */
+      }
+    },
+  };
+}
+
+test('interactive prompt in a PTY: shows the request, y approves, n denies with a reason, q quits', async () => {
+  const f = await brokerFixture();
+  const p = await f.broker.request(requestInput());
+  const term = prompt(f.dbFile);
   try {
-    await until(() => screen.includes(`approve #${p.id}?`), 10_000, 'the prompt');
-    assert.match(screen, /deploy-bot \(agents\) → web-1/);
-    assert.match(screen, /systemctl restart nginx/);
-    assert.match(screen, /restarts-need-a-human/);
-    assert.match(screen, /\d+s left/);
+    await until(() => term.screen().includes(`approve #${p.id}?`), 10_000, 'the prompt');
+    assert.match(term.screen(), /deploy-bot \(agents\) → web-1/);
+    assert.match(term.screen(), /systemctl restart nginx/);
+    assert.match(term.screen(), /restarts-need-a-human/);
+    assert.match(term.screen(), /\d+s left/);
     term.write('y\r');
     assert.deepEqual(await p.wait(), { result: 'approved', approvers: ['bob'] });
-    await until(() => screen.includes(`#${p.id} approved`), 5000, 'confirmation');
+    await until(() => term.screen().includes(`#${p.id} approved`), 5000, 'confirmation');
 
     const q = await f.broker.request(requestInput({ command: 'kill -9 1234', argv: [['kill', '-9', '1234']] }));
-    await until(() => screen.includes(`approve #${q.id}?`), 10_000, 'the second request');
+    await until(() => term.screen().includes(`approve #${q.id}?`), 10_000, 'the second request');
     term.write('n\r');
-    await until(() => screen.includes('reason (optional)'), 5000, 'reason question');
+    await until(() => term.screen().includes('reason (optional)'), 5000, 'reason question');
     term.write('wrong pid\r');
     assert.deepEqual(await q.wait(), { result: 'denied', approver: 'bob', reason: 'wrong pid' });
-    await until(() => screen.includes('waiting for approval requests'), 5000, 'idle');
+    await until(() => term.screen().includes('waiting for approval requests'), 5000, 'idle');
     term.write('q\r');
-    assert.equal(await exited, 0);
+    assert.equal(await term.exited, 0);
   } finally {
-    try {
-      term.kill();
-    } catch {
-      /* already exited */
-    }
+    term.close();
     await f.close();
   }
 });
@@ -157,56 +170,36 @@ test('interactive prompt: the words approve, deny, skip and quit work as their l
   const f = await brokerFixture();
   const p = await f.broker.request(requestInput());
   const q = await f.broker.request(requestInput({ command: 'kill -9 1234', argv: [['kill', '-9', '1234']] }));
-  const term = pty.spawn(process.execPath, [cliPath, 'approvals', '--db', f.dbFile, '--as', 'bob'], {
-    name: 'xterm',
-    cols: 120,
-    rows: 30,
-    cwd: repoRoot,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
-  });
-  let screen = '';
-  term.onData((d) => (screen += d));
-  const exited = new Promise<number>((r) => term.onExit((e) => r(e.exitCode)));
+  const term = prompt(f.dbFile);
   try {
     // Both were requested in the same instant: either may be asked first.
-    await until(() => screen.includes(`approve #${p.id}?`) || screen.includes(`approve #${q.id}?`), 10_000, 'the first prompt');
-    const [first, second] = screen.includes(`approve #${p.id}?`) ? [p, q] : [q, p];
+    await until(() => term.screen().includes(`approve #${p.id}?`) || term.screen().includes(`approve #${q.id}?`), 10_000, 'the first prompt');
+    const [first, second] = term.screen().includes(`approve #${p.id}?`) ? [p, q] : [q, p];
     term.write('Skip\r');
-    await until(() => screen.includes(`skipped #${first.id}`) && screen.includes(`approve #${second.id}?`), 5000, 'skipped, then the other request');
+    await until(() => term.screen().includes(`skipped #${first.id}`) && term.screen().includes(`approve #${second.id}?`), 5000, 'skipped, then the other request');
     term.write('deny\r');
-    await until(() => screen.includes('reason (optional)'), 5000, 'reason question');
+    await until(() => term.screen().includes('reason (optional)'), 5000, 'reason question');
     term.write('\r');
     assert.deepEqual(await second.wait(), { result: 'denied', approver: 'bob', reason: 'no reason given' });
-    await until(() => screen.includes('waiting for approval requests'), 5000, 'idle: the skipped one is not asked again');
+    await until(() => term.screen().includes('waiting for approval requests'), 5000, 'idle: the skipped one is not asked again');
     term.write('quit\r');
-    assert.equal(await exited, 0);
+    assert.equal(await term.exited, 0);
   } finally {
-    try {
-      term.kill();
-    } catch {
-      /* already exited */
-    }
+    term.close();
     await f.close();
   }
   // And `approve` approves (a fresh prompt: the skipped request is asked again).
   const g = await brokerFixture();
   const r = await g.broker.request(requestInput());
-  const term2 = pty.spawn(process.execPath, [cliPath, 'approvals', '--db', g.dbFile, '--as', 'bob'], { name: 'xterm', cols: 120, rows: 30, cwd: repoRoot, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' } });
-  let screen2 = '';
-  term2.onData((d) => (screen2 += d));
-  const exited2 = new Promise<number>((res) => term2.onExit((e) => res(e.exitCode)));
+  const term2 = prompt(g.dbFile);
   try {
-    await until(() => screen2.includes(`approve #${r.id}?`), 10_000, 'the prompt');
+    await until(() => term2.screen().includes(`approve #${r.id}?`), 10_000, 'the prompt');
     term2.write('APPROVE\r');
     assert.deepEqual(await r.wait(), { result: 'approved', approvers: ['bob'] });
     term2.write('q\r');
-    assert.equal(await exited2, 0);
+    assert.equal(await term2.exited, 0);
   } finally {
-    try {
-      term2.kill();
-    } catch {
-      /* already exited */
-    }
+    term2.close();
     await g.close();
   }
 });

@@ -63,9 +63,9 @@ static int should_fail(int fd) {
   return fail;
 }
 
-int fsync(int fd) {
-  static int (*real)(int) = NULL;
-  if (real == NULL) real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+/* The real call, or EIO when the control file says this one fails. */
+static int call(const char *name, int fd) {
+  int (*real)(int) = (int (*)(int))dlsym(RTLD_NEXT, name);
   if (should_fail(fd)) {
     errno = EIO;
     return -1;
@@ -73,12 +73,6 @@ int fsync(int fd) {
   return real(fd);
 }
 
-int fdatasync(int fd) {
-  static int (*real)(int) = NULL;
-  if (real == NULL) real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
-  if (should_fail(fd)) {
-    errno = EIO;
-    return -1;
-  }
-  return real(fd);
-}
+int fsync(int fd) { return call("fsync", fd); }
+
+int fdatasync(int fd) { return call("fdatasync", fd); }

@@ -7,11 +7,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import Database from 'better-sqlite3';
+import type { Client } from 'ssh2';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { launch, startGateway, type GatewayHandle } from '../helpers/gateway.js';
 import { readEvents, waitForEvents } from '../helpers/events.js';
-import { fsyncFault } from '../helpers/fsync-fault.js';
+import { fsyncFault, type FsyncFault } from '../helpers/fsync-fault.js';
 import { asciinemaCat } from '../audit/helpers.js';
 import { cliPath } from '../helpers/paths.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -22,7 +23,8 @@ function verify(gw: GatewayHandle): { status: number | null; out: string } {
   return { status: r.status, out: r.stdout + r.stderr };
 }
 
-test('the store fails to fsync a decision (EIO): the command is refused and does not run; the next one runs', { timeout: 90_000 }, async (t) => {
+/** A gateway running with the fault library, and one agent connection to its local target. */
+async function gatewayWithFault(t: { after(fn: () => unknown): void }): Promise<{ fault: FsyncFault; gw: GatewayHandle; agent: Client }> {
   const fault = fsyncFault();
   t.after(() => fault.cleanup());
   const gw = await startGateway({ env: fault.env });
@@ -30,6 +32,11 @@ test('the store fails to fsync a decision (EIO): the command is refused and does
   const agent = await connectAgentFrom(gw.sshPort, 'local', await gw.token());
   agent.on('error', () => undefined);
   t.after(() => agent.end());
+  return { fault, gw, agent };
+}
+
+test('the store fails to fsync a decision (EIO): the command is refused and does not run; the next one runs', { timeout: 90_000 }, async (t) => {
+  const { fault, gw, agent } = await gatewayWithFault(t);
   assert.equal((await collect(await execChannel(agent, 'echo before'))).stdout, 'before\n');
   // Wait for the periodic checkpoint to cover the head: then the next commit is the decision's.
   await waitForEvents(gw.dir, (e) => e.at(-1)?.type === 'checkpoint', 15_000);
@@ -114,13 +121,7 @@ test('a recording fails to fsync (EIO): the agent gets its output and exit statu
 });
 
 test('the store fails to fsync an approval request (EIO): refused, never approvable, and the log closes the command', { timeout: 90_000 }, async (t) => {
-  const fault = fsyncFault();
-  t.after(() => fault.cleanup());
-  const gw = await startGateway({ env: fault.env });
-  t.after(() => gw.stop());
-  const agent = await connectAgentFrom(gw.sshPort, 'local', await gw.token());
-  agent.on('error', () => undefined);
-  t.after(() => agent.end());
+  const { fault, gw, agent } = await gatewayWithFault(t);
   const store = path.join(gw.dir, 'data', 'shellgate.db');
   const approvals = () => {
     const db = new Database(store, { readonly: true });
