@@ -1,4 +1,5 @@
 import pino from 'pino';
+import { StdoutLog } from './stdout-log.js';
 import { startGateway } from '../gateway/start-gateway.js';
 import { configFromFlag } from './config-flag.js';
 import { parseFlags, type CliIO } from './io.js';
@@ -22,20 +23,20 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const { values } = parseFlags(argv, { config: { type: 'string' }, 'log-level': { type: 'string' } }, false);
   const config = configFromFlag(values.config, io);
   const level = values['log-level'] ?? config.logLevel;
-  // Asynchronous stdout, off the event loop, in writes of 4 KiB or every 100 ms, whichever comes
-  // first: under load a write per line was a thread-pool hand-off per line (2-4 % of the loop at
-  // 500 commands a second). The audit log, not this log, is the durable record; pending lines are
-  // still written before any exit but a SIGKILL.
-  const logger = pino({ level, base: { pid: process.pid } }, pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 100 }));
+  // Off the event loop, batched and bounded: see StdoutLog.
+  const out = new StdoutLog();
+  const logger = pino({ level, base: { pid: process.pid } }, out);
   const gw = await startGateway(config, { logger });
   return await new Promise<number>((resolve) => {
+    // What the log's reader takes within 2 s after the stop; a stuck reader cannot hold the exit.
+    const exit = (code: number) => void out.drain(2000).then(() => resolve(code));
     const shutdown = (sig: string) => {
       logger.info({ signal: sig }, 'shutdown requested');
       gw.stop().then(
-        () => resolve(0),
+        () => exit(0),
         (err: Error) => {
           logger.error({ err: err.message }, 'shutdown failed');
-          resolve(1);
+          exit(1);
         },
       );
     };

@@ -89,3 +89,31 @@ test('SIGTERM: commands still running or waiting for an approval at the deadline
     await gw.stop();
   }
 });
+
+test('a log reader that stopped reading: the gateway still serves, and SIGTERM still exits 0', { timeout: 90_000 }, async () => {
+  const gw = await startGateway();
+  try {
+    const token = await gw.token();
+    // From now on nobody reads the gateway's stdout: the pipe fills, as behind a stalled journald.
+    gw.proc.stdout!.pause();
+    const agent = await connectAgentFrom(gw.sshPort, 'local', token);
+    agent.on('error', () => undefined);
+    // About 1 MB of log lines (each decision's line holds its command line): more than the pipe holds.
+    const arg = 'x'.repeat(10_000);
+    for (let i = 0; i < 100; i++) {
+      const r = await collect(await execChannel(agent, `echo ${arg}`), 10_000);
+      assert.equal(r.code, 0, `command ${i}: ${r.stderr}`);
+      assert.equal(r.bytes, arg.length + 1);
+    }
+    agent.end();
+    gw.proc.kill('SIGTERM');
+    const code = await Promise.race([exited(gw), new Promise<string>((r) => setTimeout(() => r('still running 30 s after SIGTERM'), 30_000))]);
+    assert.equal(code, 0);
+    // The audit log, not the operator's log, is the record: complete, ending with a checkpoint.
+    const ev = readEvents(gw.dir);
+    assert.equal(ev.filter((e) => e.type === 'command.result').length, 100);
+    assert.equal(ev.at(-1)!.type, 'checkpoint');
+  } finally {
+    await gw.stop('SIGKILL');
+  }
+});
