@@ -52,8 +52,8 @@ export class InlineGate {
   private elu = performance.eventLoopUtilization();
   private sampledAt = performance.now();
   private utilization = 0;
-  /** Writes made in place and handed off (diagnostics and tests). */
-  readonly counts = { inline: 0, handedOff: 0 };
+  /** Writes made in place and handed off, and the in-place writes that were slow and closed the gate (diagnostics and tests). */
+  readonly counts = { inline: 0, handedOff: 0, slow: 0 };
 
   constructor(opts: Partial<InlineGateOptions> = {}) {
     this.opts = { ...DEFAULTS, ...opts };
@@ -98,7 +98,10 @@ export class InlineGate {
       return fn();
     } finally {
       const t1 = performance.now();
-      if (t1 - t0 > this.opts.slowMs) this.offUntil = Math.max(this.offUntil, t1 + (t1 - t0) * this.opts.backoff);
+      if (t1 - t0 > this.opts.slowMs) {
+        this.counts.slow += 1;
+        this.offUntil = Math.max(this.offUntil, t1 + (t1 - t0) * this.opts.backoff);
+      }
     }
   }
 }

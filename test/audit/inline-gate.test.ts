@@ -46,12 +46,12 @@ test('InlineGate: open on a quiet loop; closed while the loop is busy, unless al
   assert.equal(one.allows(), true, 'one agent by itself: whatever the utilisation');
   solo = false;
   assert.equal(one.allows(), false);
-  assert.deepEqual(one.counts, { inline: 0, handedOff: 1 });
+  assert.deepEqual(one.counts, { inline: 0, handedOff: 1, slow: 0 });
   // lightlyLoaded(): the load half of the same answer, not counted as a hand-off (asked by the upstream pool).
   assert.equal(one.lightlyLoaded(), false);
   solo = true;
   assert.equal(one.lightlyLoaded(), true);
-  assert.deepEqual(one.counts, { inline: 0, handedOff: 1 });
+  assert.deepEqual(one.counts, { inline: 0, handedOff: 1, slow: 0 });
 });
 
 test('InlineGate: the loop being idle again opens the gate once the next window is sampled', async () => {
@@ -81,6 +81,7 @@ test('InlineGate: a slow write in place closes the gate for backoff x its durati
   await sleep(200);
   assert.equal(gate.allows(), true, 'open again');
   assert.equal(gate.counts.inline, 2);
+  assert.equal(gate.counts.slow, 1, 'the slow one is counted');
 });
 
 test('InlineGate validates its options', () => {
@@ -173,6 +174,6 @@ test('recorder: the seal fsyncs in place when the gate allows, on the thread poo
     const sealed = await rec.seal();
     const data = readFileSync(rec.file);
     assert.deepEqual(sealed, { file: `s-${quiet}-0.cast`, size: data.length, sha256: createHash('sha256').update(data).digest('hex') });
-    assert.deepEqual(gate.counts, quiet ? { inline: 1, handedOff: 0 } : { inline: 0, handedOff: 1 });
+    assert.deepEqual(gate.counts, quiet ? { inline: 1, handedOff: 0, slow: 0 } : { inline: 0, handedOff: 1, slow: 0 });
   }
 });

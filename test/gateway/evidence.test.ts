@@ -97,10 +97,18 @@ test('a quiet gateway makes its durable writes in place (no thread wake-ups); th
     assert.equal(v.status, 0, JSON.stringify(v.result));
     const stoppedLine = gw.waitForLog((l) => l.msg === 'stopped');
     assert.equal(await gw.stop(), 0);
-    const stopped = (await stoppedLine) as { durableWrites?: { inline: number; handedOff: number } };
-    // One agent, one command at a time: the decisions, results and seals (15 writes at least)
-    // ran on the event loop, the odd slow fsync of this machine's disk aside.
-    assert.ok(stopped.durableWrites && stopped.durableWrites.inline >= 8, JSON.stringify(stopped));
+    const stopped = (await stoppedLine) as { durableWrites?: { inline: number; handedOff: number; slow: number } };
+    const w = stopped.durableWrites;
+    assert.ok(w, JSON.stringify(stopped));
+    if (w.slow === 0) {
+      // One agent, one command at a time: the decisions, results and seals (15 writes at least)
+      // ran on the event loop.
+      assert.ok(w.inline >= 8, JSON.stringify(stopped));
+    } else {
+      // A write in place was slow (this VM's disk has its moments, more so under the parallel
+      // test suite): the gate then hands the next writes off for a while, by design.
+      assert.ok(w.handedOff >= 1, JSON.stringify(stopped));
+    }
   } finally {
     await gw.stop();
   }
