@@ -31,14 +31,12 @@ export async function recoverUnsealed(db: Store, audit: AuditLog, recordingsDir:
     const file = (JSON.parse(row.body) as { file?: unknown }).file;
     if (typeof file === 'string') sealed.add(file);
   }
-  // Who and where, for the recovered events (as the gateway's own carry them).
-  const starts: Record<string, unknown>[] = [];
+  // Each session's start, in log order: who and where for the recovered events (as the
+  // gateway's own carry them), and the sessions to end below.
   const startOf = new Map<string, Record<string, unknown>>();
   for (const row of db.prepare("SELECT body FROM audit_events WHERE type = 'session.start' ORDER BY seq").iterate() as Iterable<{ body: string }>) {
     const body = JSON.parse(row.body) as Record<string, unknown>;
-    if (typeof body.session !== 'string') continue;
-    starts.push(body);
-    startOf.set(body.session, body);
+    if (typeof body.session === 'string' && !startOf.has(body.session)) startOf.set(body.session, body);
   }
   const who = (session: string) => {
     const start = startOf.get(session);
@@ -89,10 +87,8 @@ export async function recoverUnsealed(db: Store, audit: AuditLog, recordingsDir:
     if (typeof body.session === 'string') ended.add(body.session);
   }
   let sessions = 0;
-  for (const start of starts) {
-    const id = start.session as string;
+  for (const id of startOf.keys()) {
     if (ended.has(id)) continue;
-    ended.add(id);
     await audit.append({
       type: 'session.end',
       session: id,
