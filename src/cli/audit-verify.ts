@@ -114,13 +114,16 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   } else {
     publicKey = await loadAuditPublicKey(paths.dataDir).catch(() => null);
   }
-  if (values.json && !existsSync(paths.store)) {
+  let db: Store;
+  try {
+    db = openStoreReadOnly(paths.store);
+  } catch (err) {
+    if (!values.json || !(err instanceof AuditError)) throw err;
     // A missing log is a failed verification (it may have been deleted), in the shape asked for.
-    const missing: VerifyResult = { ok: false, events: 0, checkpoints: 0, recordings: 0, problems: [{ seq: null, file: paths.store, reason: 'no store at this path' }] };
+    const missing: VerifyResult = { ok: false, events: 0, checkpoints: 0, recordings: 0, problems: [{ seq: null, file: paths.store, reason: err.message }] };
     print(io.stdout, JSON.stringify(missing));
     return 1;
   }
-  const db = openStoreReadOnly(paths.store);
   let result: VerifyResult;
   try {
     result = await verifyAudit({ db, recordingsDir: paths.recordings, witness: paths.witness, publicKey });

@@ -2,7 +2,7 @@ import { write, writeSync } from 'node:fs';
 
 /** Bytes of log lines that may wait for the reader; beyond, lines are dropped and counted. */
 export const LOG_BUFFER_BYTES = 8 << 20;
-/** A write is started once this much waits, or after LOG_BATCH_MS. */
+/** A write is started once this much waits, or after BATCH_MS. */
 const BATCH_BYTES = 4096;
 const BATCH_MS = 100;
 /** While the reader's pipe is full (EAGAIN), try again this often. */

@@ -114,6 +114,16 @@ const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
 const ISSUER_FIELDS = new Set(['issuer', 'audience', 'jwksUri', 'groupsClaim']);
 void ISSUER_FIELDS;
 
+/** Whether `v` parses as an http or https URL (webhooks, the witness). */
+function isHttpUrl(v: string): boolean {
+  try {
+    const u = new URL(v);
+    return u.protocol === 'https:' || u.protocol === 'http:';
+  } catch {
+    return false;
+  }
+}
+
 /** The options that hold secrets: see LoadOptions.secrets. */
 const SECRET_PATHS = /^(vault\.masterKey|web\.adminToken|web\.oidc\.clientSecret|approvals\.webhooks\[\d+\]\.secret)$/;
 
@@ -251,12 +261,7 @@ export function validateConfig(doc: unknown, file: string, env: NodeJS.ProcessEn
   const webhooks = whRaw.map((w: unknown, i: number) => {
     const s = Section.of(file, `approvals.webhooks[${i}]`, w);
     const url = s.string('url');
-    try {
-      const u = new URL(url);
-      if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error();
-    } catch {
-      s.fail('url', 'must be an http or https URL');
-    }
+    if (!isHttpUrl(url)) s.fail('url', 'must be an http or https URL');
     const secret = secretsOptional && !s.has('secret') ? '' : s.string('secret');
     if (secret.length < 16 && !(secretsOptional && secret === '')) s.fail('secret', 'must be at least 16 characters');
     s.done();
@@ -272,11 +277,11 @@ export function validateConfig(doc: unknown, file: string, env: NodeJS.ProcessEn
   const witnessIsUrl = witnessValue !== null && /^[a-z][a-z0-9+.-]*:\/\//i.test(witnessValue);
   let witnessUrl = au.optString('witnessUrl');
   if (witnessIsUrl) {
-    if (!/^https?:\/\//i.test(witnessValue)) au.fail('witness', 'must be a file path or an http(s) URL');
+    if (!isHttpUrl(witnessValue)) au.fail('witness', 'must be a file path or an http(s) URL');
     if (witnessUrl !== null && witnessUrl !== witnessValue) au.fail('witnessUrl', 'give one witness URL: witness already is one');
     witnessUrl = witnessValue;
   }
-  if (witnessUrl !== null && !/^https?:\/\/[^\s]+$/i.test(witnessUrl)) au.fail('witnessUrl', 'must be an http(s) URL');
+  if (witnessUrl !== null && !isHttpUrl(witnessUrl)) au.fail('witnessUrl', 'must be an http(s) URL');
   const audit = {
     checkpointEvery: au.int('checkpointEvery', 100, 1, 1_000_000),
     checkpointIntervalMs: au.duration('checkpointInterval', '60s'),
