@@ -7,7 +7,7 @@ import { fileIdentity, InlineSink, type EventSink, type PendingEvent, type Writt
 import { ThreadSink } from './event-writer-thread.js';
 import { HybridSink } from './event-writer-hybrid.js';
 import type { InlineGate } from './inline-gate.js';
-import { checkWitnessUrl, publishWitness } from './publish-witness.js';
+import { catchUpWitness, checkWitnessUrl, publishWitness } from './publish-witness.js';
 import { checkpointSigner } from './sign-checkpoint.js';
 import { loadOrCreateSigningKey } from './signing-key.js';
 
@@ -104,6 +104,7 @@ export class AuditLog {
       sink = opts.inline ? new HybridSink(thread, { file: db.name, fileId }, opts.inline, sign) : thread;
     }
     const log = new AuditLog(db, sink, opts);
+    if (opts.witness) await catchUpWitness(db, opts.witness, opts.logger);
     log.timer = setInterval(() => {
       if (log.sinceCheckpoint > 0) log.checkpoint().catch((err) => log.warn(err, 'periodic audit checkpoint failed'));
     }, opts.checkpointIntervalMs);
