@@ -69,6 +69,7 @@ export class Recorder {
   /** The early fsync: resolves to the write count it covers, rejects with its error. */
   private ahead: Promise<number> | null = null;
   private sealing: Promise<SealedRecording> | null = null;
+  private writeErrorListener: ((err: Error) => void) | null = null;
 
   private constructor(
     file: string,
@@ -129,22 +130,40 @@ export class Recorder {
     if (text) this.event('o', text);
   }
 
+  /**
+   * Where a failed write of input, a resize or a marker is reported once a listener is set (they
+   * come from event handlers, where a throw would take down the whole connection); without
+   * one they throw, as output always does.
+   */
+  onWriteError(listener: (err: Error) => void): void {
+    this.writeErrorListener = listener;
+  }
+
   /** Terminal input: recorded only when the recorder was opened with recordInput. */
   input(data: Buffer | string): void {
     if (this.fd === null || !this.recordInput) return;
     const text = typeof data === 'string' ? data : this.inp.write(data);
-    if (text) this.event('i', text);
+    if (text) this.reported(() => this.event('i', text));
   }
 
   resize(cols: number, rows: number): void {
     if (this.fd === null) return;
     if (!Number.isInteger(cols) || !Number.isInteger(rows) || cols < 1 || rows < 1) return;
-    this.event('r', `${cols}x${rows}`);
+    this.reported(() => this.event('r', `${cols}x${rows}`));
   }
 
   marker(label: string): void {
     if (this.fd === null) return;
-    this.event('m', String(label));
+    this.reported(() => this.event('m', String(label)));
+  }
+
+  private reported(write: () => void): void {
+    try {
+      write();
+    } catch (err) {
+      if (!this.writeErrorListener) throw err;
+      this.writeErrorListener(err as Error);
+    }
   }
 
   /**

@@ -3,9 +3,15 @@ import type { Recorder } from '../audit/index.js';
 import type { Masker, MaskStream } from '../masking/index.js';
 import type { LiveHub } from './live-hub.js';
 
-/** Passes bytes through and counts them, writing each (already masked) chunk to the recording. */
+/**
+ * Passes bytes through and counts them, writing each (already masked) chunk to the recording.
+ * A chunk the recording could not take goes no further: the tap fails (ending the relay) and
+ * emits 'recording-error' once, so the command can be stopped rather than run on unrecorded.
+ */
 export class RecordTap extends Transform {
   bytes = 0;
+  /** The recording's write error that stopped this tap, if any. */
+  recordingError: Error | null = null;
   constructor(
     private readonly recorder: Recorder | null,
     private readonly watch: ((chunk: Buffer) => void) | null = null,
@@ -16,6 +22,13 @@ export class RecordTap extends Transform {
     this.bytes += chunk.length;
     try {
       this.recorder?.output(chunk);
+    } catch (err) {
+      this.recordingError = err as Error;
+      this.emit('recording-error', err);
+      cb(err as Error);
+      return;
+    }
+    try {
       this.watch?.(chunk);
     } catch (err) {
       cb(err as Error);

@@ -164,6 +164,21 @@ export async function runProgram(deps: GatewayDeps, conn: ConnectionState, ch: S
 
   const { outMask, errMask, outTap, errTap } = outputPath(deps, conn.session, req.channelNo, masker, recorder, up.stderr !== null);
 
+  // The recording failed mid-command (a full disk): the program is stopped, not left running
+  // with output or input no recording holds; the agent is told why.
+  let recordingError: Error | null = null;
+  const program = up;
+  const onRecordingError = (err: Error) => {
+    if (recordingError) return;
+    recordingError = err;
+    log.error({ ...base, err: err.message }, 'recording cannot be written: command stopped');
+    ch.unpipe(program.stdin);
+    program.close();
+  };
+  outTap.once('recording-error', onRecordingError);
+  errTap.once('recording-error', onRecordingError);
+  recorder?.onWriteError(onRecordingError); // input, resizes, markers
+
   // Agent input → program (classic pipe: back-pressure, EOF forwarded).
   if (recorder && deps.config.audit.recordInput) {
     const inMask = masker ? masker.createStream() : null;
@@ -180,16 +195,29 @@ export async function runProgram(deps: GatewayDeps, conn: ConnectionState, ch: S
     up.stderr ? relayOutput(up.stderr, errMask, errTap, ch.stderr) : Promise.resolve(),
   ]);
   const done = (async () => {
-    const exit = await up.done;
+    let exit = await program.done;
     const settled = await relays;
     const failed = settled.find((s) => s.status === 'rejected') as PromiseRejectedResult | undefined;
-    if (failed && !agentGone) log.warn({ ...base, err: String(failed.reason?.message ?? failed.reason) }, 'output relay failed');
+    if (failed && !agentGone && !recordingError) log.warn({ ...base, err: String(failed.reason?.message ?? failed.reason) }, 'output relay failed');
+    const stopped = recordingError as Error | null;
+    if (stopped) {
+      // The log keeps what the program did; the agent gets the refusal (its output is cut).
+      const why = `the recording cannot be written (${(stopped as NodeJS.ErrnoException).code ?? 'error'}): command stopped`;
+      exit = { ...exit, message: exit.message ? `${why}; ${exit.message}` : why };
+      if (!agentGone) {
+        try {
+          ch.stderr.write(forTerminal(msg.error('the recording cannot be written: command stopped'), isPty));
+        } catch {
+          /* gone */
+        }
+      }
+    }
     const counts: Record<string, number> = {};
     for (const m of [outMask, errMask]) for (const [k, v] of Object.entries(m?.counts() ?? {})) counts[k] = (counts[k] ?? 0) + v;
     // The exit status goes out only once the recording is sealed and the result is durable: when
     // an agent's command returns, its evidence is complete (an fsync and a commit of latency).
     const logFinished = await sealAndLog(deps, base, recorder, exit, outTap.bytes + errTap.bytes, started, counts);
-    if (!agentGone) finish(ch, exit);
+    if (!agentGone) finish(ch, stopped ? { code: EXIT_REFUSED, signal: null } : exit);
     // After the exit status: neither is evidence, and the agent need not wait for them.
     logFinished();
     deps.hub.publish(conn.session, { channel: req.channelNo, kind: 'end' });

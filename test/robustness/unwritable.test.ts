@@ -8,13 +8,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { startGateway, type GatewayHandle } from '../helpers/gateway.js';
+import { startGateway, type GatewayHandle, type GatewayOptions } from '../helpers/gateway.js';
 import { readEvents, waitForEvents } from '../helpers/events.js';
 import { cliPath } from '../helpers/paths.js';
 import { tempDir } from '../helpers/tmp.js';
-import { collect, connectAgentFrom, execChannel } from './helpers.js';
+import { collect, connectAgentFrom, execChannel, sleep, until } from './helpers.js';
+import { PROMPT, Term } from '../guarded/term.js';
 
 async function run(port: number, token: string, command: string) {
   const c = await connectAgentFrom(port, 'local', token);
@@ -57,6 +59,7 @@ function fillUp(filler: string): void {
 async function onSmallDisk(
   prepare: (mnt: string, outside: string) => void,
   body: (gw: GatewayHandle, filler: string, outside: string) => Promise<void>,
+  opts: Omit<GatewayOptions, 'dir'> = {},
 ): Promise<void> {
   const t = tempDir('shellgate-full-');
   const mnt = path.join(t.dir, 'mnt');
@@ -68,7 +71,7 @@ async function onSmallDisk(
   let gw: GatewayHandle | null = null;
   try {
     prepare(mnt, outside);
-    gw = await startGateway({ dir: mnt });
+    gw = await startGateway({ ...opts, dir: mnt });
     await body(gw, filler, outside);
   } finally {
     await gw?.stop();
@@ -177,4 +180,122 @@ test('store full, recordings fine: an allowed command is refused, and its record
     const v = verify(gw.configFile, gw.env);
     assert.equal(v.status, 0, v.out);
   });
+});
+
+/** The recordings alone on the small file system: the store (data/) points outside it. */
+const recordingsOnly = (mnt: string, outside: string) => symlinkSync(outside, path.join(mnt, 'data'));
+
+/** The command.result of channel `channel` once logged. */
+async function resultOf(dir: string, channel: number) {
+  const ev = await waitForEvents(dir, (e) => e.some((x) => x.type === 'command.result' && x.body.channel === channel));
+  return ev.find((x) => x.type === 'command.result' && x.body.channel === channel)!;
+}
+
+/** Every sealed recording's file matches its size and hash, and holds whole JSON lines. */
+function assertSealedRecordings(dir: string): number {
+  const sealed = readEvents(dir).filter((x) => x.type === 'recording.sealed');
+  for (const s of sealed) {
+    const bytes = readFileSync(path.join(dir, 'recordings', String(s.body.file)));
+    assert.equal(bytes.length, s.body.size);
+    assert.equal(createHash('sha256').update(bytes).digest('hex'), s.body.sha256);
+    const lines = bytes.toString('utf8').trimEnd().split('\n');
+    assert.equal((JSON.parse(lines[0]!) as { version: number }).version, 2);
+    for (const l of lines.slice(1)) assert.ok(Array.isArray(JSON.parse(l)), 'every recording line is a whole event');
+  }
+  return sealed.length;
+}
+
+test('recordings fill up mid-command: the command is stopped (126, one line), the log says why, the connection and the gateway carry on', { timeout: 90_000 }, async () => {
+  await onSmallDisk(recordingsOnly, async (gw, filler) => {
+    const agent = await connectAgentFrom(gw.sshPort, 'local', await gw.token());
+    let dropped = false;
+    agent.on('error', () => (dropped = true));
+    // Lines of 3 kB every 50 ms for 20 s: each needs a new page of the file system once it is full.
+    const ch = await execChannel(agent, `for i in ${Array.from({ length: 400 }, (_, i) => i).join(' ')}; do printf "%3000s\\n" x; sleep 0.05; done`);
+    const result = collect(ch, 60_000);
+    let seen = 0;
+    ch.on('data', (d: Buffer) => (seen += d.length));
+    assert.ok(await until(() => seen > 6000, 20_000), 'output flows');
+    fillUp(filler);
+    const r = await result;
+    assert.equal(r.code, 126, r.stderr);
+    assert.match(r.stderr, /shellgate: the recording cannot be written: command stopped\n$/);
+    assert.ok(r.bytes < 400 * 3001, 'stopped before the end');
+    const res = await resultOf(gw.dir, 0);
+    assert.match(String(res.body.error), /^the recording cannot be written \(ENOSPC\): command stopped/);
+
+    unlinkSync(filler);
+    const after = await collect(await execChannel(agent, 'echo after'));
+    assert.deepEqual([after.code, after.stdout], [0, 'after\n'], after.stderr);
+    assert.equal(dropped, false, 'the agent connection was not dropped');
+    agent.end();
+    await waitForEvents(gw.dir, (e) => e.some((x) => x.type === 'session.end'));
+    assert.equal(assertSealedRecordings(gw.dir), 2);
+    const v = verify(gw.configFile, gw.env);
+    assert.equal(v.status, 0, v.out);
+  });
+});
+
+test('recorded input on a full disk: the command is stopped and told why, the connection carries on (it used to close without an exit status)', { timeout: 90_000 }, async () => {
+  await onSmallDisk(
+    recordingsOnly,
+    async (gw, filler) => {
+      const agent = await connectAgentFrom(gw.sshPort, 'local', await gw.token());
+      let dropped = false;
+      agent.on('error', () => (dropped = true));
+      const ch = await execChannel(agent, 'cat');
+      const result = collect(ch, 30_000);
+      let echoed = '';
+      ch.on('data', (d: Buffer) => (echoed += d.toString('utf8')));
+      ch.write('one\n');
+      assert.ok(await until(() => echoed === 'one\n', 10_000), 'input reaches the program and its echo comes back');
+      fillUp(filler);
+      ch.write('y'.repeat(16_384) + '\n'); // needs new pages of the file system
+      const r = await result;
+      assert.equal(r.code, 126, r.stderr);
+      assert.match(r.stderr, /shellgate: the recording cannot be written: command stopped\n$/);
+      assert.match(String((await resultOf(gw.dir, 0)).body.error), /^the recording cannot be written \(ENOSPC\): command stopped/);
+
+      unlinkSync(filler);
+      const after = await collect(await execChannel(agent, 'echo after'));
+      assert.deepEqual([after.code, after.stdout], [0, 'after\n'], after.stderr);
+      assert.equal(dropped, false, 'the agent connection was not dropped');
+      assert.equal(gw.proc.exitCode, null, 'the gateway runs on');
+      agent.end();
+      await waitForEvents(gw.dir, (e) => e.some((x) => x.type === 'session.end'));
+      assert.equal(assertSealedRecordings(gw.dir), 2);
+      const v = verify(gw.configFile, gw.env);
+      assert.equal(v.status, 0, v.out);
+    },
+    { topYaml: '  recordInput: true\n' }, // inside the helper's audit: block
+  );
+});
+
+test('guarded shell, recordings full mid-session: the shell ends, the agent is told why (126), the log closes it', { timeout: 90_000 }, async () => {
+  const policy = 'version: 1\ndefault: deny\nunanalyzable: deny\nshell: guarded\nrules:\n  - id: inspection\n    decision: allow\n    match: [echo, printf]\n';
+  await onSmallDisk(
+    recordingsOnly,
+    async (gw, filler) => {
+      const term = new Term(gw, 'local', await gw.token());
+      try {
+        await term.waitFor(PROMPT, 15_000);
+        assert.match(await term.run('echo before'), /before/);
+        fillUp(filler);
+        term.since().write('printf "%20000s\\n" x\r'); // needs new pages of the file system
+        assert.match(await term.waitFor(/shellgate: the recording cannot be written: session closed/, 15_000), /session closed/);
+        assert.equal(await Promise.race([term.exited, sleep(15_000).then(() => -1)]), 126);
+      } finally {
+        term.kill();
+      }
+      const ev = await waitForEvents(gw.dir, (e) => e.some((x) => x.type === 'shell.end'));
+      assert.equal(ev.find((x) => x.type === 'shell.end')!.body.reason, 'the recording cannot be written');
+      unlinkSync(filler);
+      const r = await run(gw.sshPort, await gw.token(), 'echo after');
+      assert.deepEqual([r.code, r.stdout], [0, 'after\n'], r.stderr);
+      assert.equal(assertSealedRecordings(gw.dir), 2);
+      const v = verify(gw.configFile, gw.env);
+      assert.equal(v.status, 0, v.out);
+    },
+    { policy },
+  );
 });

@@ -310,6 +310,25 @@ export async function runGuardedShell(deps: GatewayDeps, conn: ConnectionState, 
     upstream.stdin.write(line + '\n');
   };
 
+  // The recording failed mid-session (a full disk): the shell ends, not left running with
+  // output or input no recording holds. The agent is told directly: the output path goes
+  // through the recording, which takes nothing more.
+  const onRecordingError = (err: Error) => {
+    if (state === 'closing' && failure !== null) return;
+    failure = 'the recording cannot be written';
+    state = 'closing';
+    log.error({ ...base, err: err.message }, 'recording cannot be written: shell ended');
+    try {
+      ch.stderr.write(forTerminal(msg.error('the recording cannot be written: session closed'), true));
+    } catch {
+      /* gone */
+    }
+    upstream.close();
+  };
+  outTap.once('recording-error', onRecordingError);
+  errTap.once('recording-error', onRecordingError);
+  recorder?.onWriteError(onRecordingError); // input, resizes, markers
+
   // ---- agent input ----
   if (recorder && deps.config.audit.recordInput) {
     const inMask = masker ? masker.createStream() : null;
