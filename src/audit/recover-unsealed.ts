@@ -2,6 +2,7 @@ import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readSync, stat
 import path from 'node:path';
 import type { Store } from '../store/open-store.js';
 import type { AuditLog } from './audit-log.js';
+import { SESSION_KEY } from './list-sessions.js';
 import { hashFile } from './recorder.js';
 
 /** How much of a recording's end is examined for a torn last line. */
@@ -10,6 +11,8 @@ const TAIL_BYTES = 4 << 20;
 /** What a start recovered, and the recordings it could not seal (left for the next start). */
 export interface Recovered {
   recordings: number;
+  /** Commands closed with a `command.result` saying the gateway stopped before their result. */
+  commands: number;
   sessions: number;
   failed: { file: string; error: string }[];
 }
@@ -17,7 +20,9 @@ export interface Recovered {
 /**
  * On gateway start: seal every recording that no `recording.sealed` event covers
  * (`recovered: true`, and `trimmed` bytes when a torn last line had to be cut so the file
- * plays), then end every session that has a `session.start` but no `session.end`.
+ * plays), then end every session that has a `session.start` but no `session.end`, first
+ * closing each of its commands that was allowed (or approved) but has no `command.result`: the
+ * log then never leaves a command open (audit.md: every allowed command gets a result).
  * Run before the gateway accepts connections: a live recording would be sealed too early.
  *
  * A file is fsynced before its hash is logged: the earlier run may have died (or its seal
@@ -87,8 +92,25 @@ export async function recoverUnsealed(db: Store, audit: AuditLog, recordingsDir:
     if (typeof body.session === 'string') ended.add(body.session);
   }
   let sessions = 0;
+  let commands = 0;
+  const eventsOf = db.prepare(
+    `SELECT type, body FROM audit_events WHERE ${SESSION_KEY} = ? AND type IN ('command.decision', 'command.result', 'approval.resolved') ORDER BY seq`,
+  );
   for (const id of startOf.keys()) {
     if (ended.has(id)) continue;
+    for (const cmd of openCommands(eventsOf.all(id) as { type: string; body: string }[])) {
+      await audit.append({
+        type: 'command.result',
+        session: id,
+        ...who(id),
+        ...cmd,
+        exit: null,
+        signal: null,
+        error: 'the gateway stopped before the command\'s result was logged: how it ended is unknown',
+        recovered: true,
+      });
+      commands++;
+    }
     await audit.append({
       type: 'session.end',
       session: id,
@@ -98,7 +120,41 @@ export async function recoverUnsealed(db: Store, audit: AuditLog, recordingsDir:
     });
     sessions++;
   }
-  return { recordings, sessions, failed };
+  return { recordings, commands, sessions, failed };
+}
+
+/**
+ * A session's commands that may have run but have no `command.result`, as `{channel[, mode,
+ * line]}` (how results name them): allowed ones, and approved ones (a decision `approve`, then
+ * its request's `approval.resolved` approved, matched by command text in order: the request
+ * names no channel). An approval denied or timed out means the command never ran.
+ */
+function openCommands(rows: { type: string; body: string }[]): Record<string, unknown>[] {
+  const open = new Map<string, Record<string, unknown>>();
+  const awaiting: { key: string; command: unknown; fields: Record<string, unknown> }[] = [];
+  for (const row of rows) {
+    const b = JSON.parse(row.body) as Record<string, unknown>;
+    const fields: Record<string, unknown> = {
+      ...(b.channel !== undefined ? { channel: b.channel } : {}),
+      ...(b.mode !== undefined ? { mode: b.mode } : {}),
+      ...(b.line !== undefined ? { line: b.line } : {}),
+    };
+    const key = `${String(b.channel)}:${String(b.line ?? '')}`;
+    if (row.type === 'command.decision') {
+      if (b.decision === 'allow') open.set(key, fields);
+      else if (b.decision === 'approve') awaiting.push({ key, command: b.command, fields });
+    } else if (row.type === 'command.result') {
+      open.delete(key);
+      const i = awaiting.findIndex((a) => a.key === key);
+      if (i >= 0) awaiting.splice(i, 1);
+    } else {
+      const i = awaiting.findIndex((a) => a.command === b.command);
+      if (i < 0) continue;
+      const [a] = awaiting.splice(i, 1);
+      if (b.decision === 'approved') open.set(a!.key, a!.fields);
+    }
+  }
+  return [...open.values()];
 }
 
 function syncFile(file: string): void {

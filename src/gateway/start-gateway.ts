@@ -59,7 +59,9 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
     logger: log,
   });
   const recovered = await recoverUnsealed(db, audit, config.recordings);
-  if (recovered.recordings || recovered.sessions) log.warn({ recordings: recovered.recordings, sessions: recovered.sessions }, 'sealed recordings and sessions left open by an earlier run');
+  if (recovered.recordings || recovered.commands || recovered.sessions) {
+    log.warn({ recordings: recovered.recordings, commands: recovered.commands, sessions: recovered.sessions }, 'sealed recordings and closed commands and sessions left open by an earlier run');
+  }
   for (const f of recovered.failed) log.error(f, 'recording left unsealed: it could not be synced or read (tried again at the next start)');
 
   const devIssuer = config.identity.devIssuer ? await loadDevIssuer(config.dataDir) : null;

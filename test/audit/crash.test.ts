@@ -34,7 +34,7 @@ test('SIGKILL mid-session: recovery seals the recording and ends the session; ch
   const recordings = path.join(dir, 'recordings');
   const log = await openLog(db, dir, { witness: path.join(dir, 'data', 'witness.jsonl') });
   const recovered = await recoverUnsealed(db, log, recordings);
-  assert.deepEqual(recovered, { recordings: 1, sessions: 1, failed: [] });
+  assert.deepEqual(recovered, { recordings: 1, commands: 1, sessions: 1, failed: [] });
   const sealedRow = db.prepare("SELECT body FROM audit_events WHERE type = 'recording.sealed'").get() as { body: string };
   const sealed = JSON.parse(sealedRow.body);
   assert.equal(sealed.file, 'crashy-0.cast');
@@ -45,8 +45,14 @@ test('SIGKILL mid-session: recovery seals the recording and ends the session; ch
   const endRow = db.prepare("SELECT body FROM audit_events WHERE type = 'session.end'").get() as { body: string };
   const end = JSON.parse(endRow.body);
   assert.deepEqual([end.session, end.reason, end.recovered, end.subject], ['crashy', 'gateway restarted', true, 'agent']);
+  // The command the crash cut short is closed, saying so, before the session's end.
+  const types = (db.prepare("SELECT type FROM audit_events WHERE type IN ('command.result', 'session.end') ORDER BY seq").all() as { type: string }[]).map((r) => r.type);
+  assert.deepEqual(types, ['command.result', 'session.end']);
+  const result = JSON.parse((db.prepare("SELECT body FROM audit_events WHERE type = 'command.result'").get() as { body: string }).body);
+  assert.deepEqual([result.session, result.subject, result.exit, result.recovered], ['crashy', 'agent', null, true]);
+  assert.match(result.error, /gateway stopped before the command's result was logged/);
   // Idempotent: a second start finds nothing left to recover.
-  assert.deepEqual(await recoverUnsealed(db, log, recordings), { recordings: 0, sessions: 0, failed: [] });
+  assert.deepEqual(await recoverUnsealed(db, log, recordings), { recordings: 0, commands: 0, sessions: 0, failed: [] });
   await log.close();
 
   const r = await verifyAudit({ db, recordingsDir: recordings, witness: path.join(dir, 'data', 'witness.jsonl'), publicKey: await loadAuditPublicKey(path.join(dir, 'data')) });
@@ -75,7 +81,7 @@ test('a torn last line (OS crash) is trimmed so the file plays, and the event sa
   await log.append({ type: 'session.start', session: 'torn-session', subject: 'a', target: 't' });
   await log.append({ type: 'session.start', session: 'done' });
   await log.append({ type: 'session.end', session: 'done', reason: 'client closed' });
-  assert.deepEqual(await recoverUnsealed(db, log, recordings), { recordings: 2, sessions: 1, failed: [] });
+  assert.deepEqual(await recoverUnsealed(db, log, recordings), { recordings: 2, commands: 0, sessions: 1, failed: [] });
   const bodies = (db.prepare("SELECT body FROM audit_events WHERE type = 'recording.sealed' ORDER BY seq").all() as { body: string }[]).map((r) => JSON.parse(r.body));
   assert.deepEqual(bodies.map((b) => [b.file, b.session, b.trimmed, b.size]), [
     ['torn-session-1.cast', 'torn-session', torn.length, good.length],
@@ -87,4 +93,51 @@ test('a torn last line (OS crash) is trimmed so the file plays, and the event sa
   const r = await verifyAudit({ db, recordingsDir: recordings, witness: null, publicKey: await loadAuditPublicKey(path.join(dir, 'data')) });
   assert.deepEqual([r.ok, r.recordings], [true, 2]);
   db.close();
+});
+
+test('recovery closes exactly the commands that may have run without a result: allowed or approved, exec or guarded line', async (t) => {
+  const dir = tmpDir(t);
+  const db = newStore(dir);
+  t.after(() => db.close());
+  const log = await openLog(db, dir);
+  const s = { session: 'cut', subject: 'agent', target: 'web-1' };
+  const ev = (type: string, body: Record<string, unknown>) => log.append({ type, ...s, ...body });
+  await ev('session.start', {});
+  await ev('command.decision', { channel: 0, command: 'echo done', decision: 'allow' });
+  await ev('command.result', { channel: 0, exit: 0 });
+  await ev('command.decision', { channel: 1, command: 'sleep 60', decision: 'allow' }); // running at the crash
+  await ev('command.decision', { channel: 2, command: 'rm -rf /', decision: 'deny' });
+  await ev('command.decision', { channel: 3, command: 'systemctl restart a', decision: 'approve' });
+  await ev('approval.requested', { approval: 'A1', command: 'systemctl restart a' });
+  await ev('command.decision', { channel: 4, command: 'systemctl restart b', decision: 'approve' });
+  await ev('approval.resolved', { approval: 'B1', command: 'systemctl restart b', decision: 'denied' }); // never ran
+  await ev('approval.resolved', { approval: 'A1', command: 'systemctl restart a', decision: 'approved' }); // running at the crash
+  await ev('command.decision', { channel: 5, command: 'systemctl restart c', decision: 'approve' }); // still waiting: never ran
+  await ev('command.decision', { channel: 6, mode: 'guarded', line: 1, command: 'ls', decision: 'allow' });
+  await ev('command.result', { channel: 6, mode: 'guarded', line: 1, exit: 0 });
+  await ev('command.decision', { channel: 6, mode: 'guarded', line: 2, command: 'top', decision: 'allow' }); // running at the crash
+  await ev('command.decision', { channel: 7, command: 'true', decision: 'allow' });
+  await ev('command.result', { channel: 7, exit: 126, error: 'the recording cannot be written: command not run' });
+  // A session that ended keeps what it has (its results are the gateway's to write, not recovery's).
+  await log.append({ type: 'session.start', session: 'done', subject: 'agent', target: 'web-1' });
+  await log.append({ type: 'command.decision', session: 'done', channel: 0, command: 'true', decision: 'allow' });
+  await log.append({ type: 'session.end', session: 'done', reason: 'connection closed' });
+
+  const recordings = path.join(dir, 'recordings');
+  assert.deepEqual(await recoverUnsealed(db, log, recordings), { recordings: 0, commands: 3, sessions: 1, failed: [] });
+  const rows = (db.prepare("SELECT body FROM audit_events WHERE type = 'command.result' AND json_extract(body, '$.recovered') = 1 ORDER BY seq").all() as { body: string }[]).map(
+    (r) => JSON.parse(r.body) as Record<string, unknown>,
+  );
+  assert.deepEqual(
+    rows.map((r) => [r.session, r.channel, r.mode ?? null, r.line ?? null, r.exit, r.signal, r.subject, r.target]),
+    [
+      ['cut', 1, null, null, null, null, 'agent', 'web-1'],
+      ['cut', 3, null, null, null, null, 'agent', 'web-1'],
+      ['cut', 6, 'guarded', 2, null, null, 'agent', 'web-1'],
+    ],
+  );
+  assert.deepEqual(await recoverUnsealed(db, log, recordings), { recordings: 0, commands: 0, sessions: 0, failed: [] });
+  await log.close();
+  const r = await verifyAudit({ db, recordingsDir: recordings, witness: null, publicKey: await loadAuditPublicKey(path.join(dir, 'data')) });
+  assert.equal(r.ok, true, JSON.stringify(r.problems));
 });

@@ -42,6 +42,10 @@ test('SIGKILL during a running session: after restart the chain verifies and the
       assert.equal(sealed.length, 1);
       assert.equal(sealed[0]!.body.recovered, true);
       assert.ok(ev.some((e) => e.type === 'session.end' && e.body.recovered === true), 'session.end for the interrupted session');
+      // The command the kill cut short has a result saying so, before its session's end.
+      const closed = ev.filter((e) => e.type === 'command.result');
+      assert.deepEqual(closed.map((e) => [e.body.channel, e.body.exit, e.body.recovered]), [[0, null, true]]);
+      assert.ok(closed[0]!.seq < ev.find((e) => e.type === 'session.end')!.seq);
       const played = asciinemaPlays(path.join(gw.dir, 'recordings', String(sealed[0]!.body.file)));
       assert.equal(played.status, 0, played.stderr);
       assert.ok(played.bytes > 0);
