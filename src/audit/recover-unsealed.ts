@@ -11,7 +11,7 @@ const TAIL_BYTES = 4 << 20;
 /** What a start recovered, and the recordings it could not seal (left for the next start). */
 export interface Recovered {
   recordings: number;
-  /** Commands closed with a `command.result` saying the gateway stopped before their result. */
+  /** Commands (and shells) closed with a `command.result` (`shell.end`) saying the gateway stopped first. */
   commands: number;
   sessions: number;
   failed: { file: string; error: string }[];
@@ -94,11 +94,12 @@ export async function recoverUnsealed(db: Store, audit: AuditLog, recordingsDir:
   let sessions = 0;
   let commands = 0;
   const eventsOf = db.prepare(
-    `SELECT type, body FROM audit_events WHERE ${SESSION_KEY} = ? AND type IN ('command.decision', 'command.result', 'approval.resolved') ORDER BY seq`,
+    `SELECT type, body FROM audit_events WHERE ${SESSION_KEY} = ? AND type IN ('command.decision', 'command.result', 'approval.resolved', 'shell.start', 'shell.end') ORDER BY seq`,
   );
   for (const id of startOf.keys()) {
     if (ended.has(id)) continue;
-    for (const cmd of openCommands(eventsOf.all(id) as { type: string; body: string }[])) {
+    const open = openCommands(eventsOf.all(id) as { type: string; body: string }[]);
+    for (const cmd of open.commands) {
       await audit.append({
         type: 'command.result',
         session: id,
@@ -109,6 +110,10 @@ export async function recoverUnsealed(db: Store, audit: AuditLog, recordingsDir:
         error: 'the gateway stopped before the command\'s result was logged: how it ended is unknown',
         recovered: true,
       });
+      commands++;
+    }
+    for (const shell of open.shells) {
+      await audit.append({ type: 'shell.end', session: id, ...who(id), ...shell, exit: null, signal: null, reason: 'gateway restarted', recovered: true });
       commands++;
     }
     await audit.append({
@@ -127,10 +132,13 @@ export async function recoverUnsealed(db: Store, audit: AuditLog, recordingsDir:
  * A session's commands that may have run but have no `command.result`, as `{channel[, mode,
  * line]}` (how results name them): allowed ones, and approved ones (a decision `approve`, then
  * its request's `approval.resolved` approved, matched by command text in order: the request
- * names no channel). An approval denied or timed out means the command never ran.
+ * names no channel). An approval denied or timed out means the command never ran. A
+ * passthrough shell (`shell.start`) ends with a `command.result` like a command; a guarded
+ * one with a `shell.end`: those without theirs are returned too.
  */
-function openCommands(rows: { type: string; body: string }[]): Record<string, unknown>[] {
+function openCommands(rows: { type: string; body: string }[]): { commands: Record<string, unknown>[]; shells: Record<string, unknown>[] } {
   const open = new Map<string, Record<string, unknown>>();
+  const shells = new Map<string, Record<string, unknown>>();
   const awaiting: { key: string; command: unknown; fields: Record<string, unknown> }[] = [];
   for (const row of rows) {
     const b = JSON.parse(row.body) as Record<string, unknown>;
@@ -140,21 +148,34 @@ function openCommands(rows: { type: string; body: string }[]): Record<string, un
       ...(b.line !== undefined ? { line: b.line } : {}),
     };
     const key = `${String(b.channel)}:${String(b.line ?? '')}`;
-    if (row.type === 'command.decision') {
-      if (b.decision === 'allow') open.set(key, fields);
-      else if (b.decision === 'approve') awaiting.push({ key, command: b.command, fields });
-    } else if (row.type === 'command.result') {
-      open.delete(key);
-      const i = awaiting.findIndex((a) => a.key === key);
-      if (i >= 0) awaiting.splice(i, 1);
-    } else {
-      const i = awaiting.findIndex((a) => a.command === b.command);
-      if (i < 0) continue;
-      const [a] = awaiting.splice(i, 1);
-      if (b.decision === 'approved') open.set(a!.key, a!.fields);
+    switch (row.type) {
+      case 'command.decision':
+        if (b.decision === 'allow') open.set(key, fields);
+        else if (b.decision === 'approve') awaiting.push({ key, command: b.command, fields });
+        break;
+      case 'command.result': {
+        open.delete(key);
+        const i = awaiting.findIndex((a) => a.key === key);
+        if (i >= 0) awaiting.splice(i, 1);
+        break;
+      }
+      case 'approval.resolved': {
+        const i = awaiting.findIndex((a) => a.command === b.command);
+        if (i < 0) break;
+        const [a] = awaiting.splice(i, 1);
+        if (b.decision === 'approved') open.set(a!.key, a!.fields);
+        break;
+      }
+      case 'shell.start':
+        if (b.mode === 'guarded') shells.set(String(b.channel), { channel: b.channel, mode: 'guarded' });
+        else open.set(key, { ...(b.channel !== undefined ? { channel: b.channel } : {}) });
+        break;
+      case 'shell.end':
+        shells.delete(String(b.channel));
+        break;
     }
   }
-  return [...open.values()];
+  return { commands: [...open.values()], shells: [...shells.values()] };
 }
 
 function syncFile(file: string): void {

@@ -118,13 +118,19 @@ test('recovery closes exactly the commands that may have run without a result: a
   await ev('command.decision', { channel: 6, mode: 'guarded', line: 2, command: 'top', decision: 'allow' }); // running at the crash
   await ev('command.decision', { channel: 7, command: 'true', decision: 'allow' });
   await ev('command.result', { channel: 7, exit: 126, error: 'the recording cannot be written: command not run' });
+  await ev('shell.start', { channel: 8, mode: 'passthrough', pty: true }); // ends with a command.result
+  await ev('shell.start', { channel: 9, mode: 'passthrough', pty: true });
+  await ev('command.result', { channel: 9, exit: 0 });
+  await ev('shell.start', { channel: 6, mode: 'guarded', pty: true }); // (its lines above) ends with a shell.end
+  await ev('shell.start', { channel: 10, mode: 'guarded', pty: true });
+  await ev('shell.end', { channel: 10, mode: 'guarded', exit: 0, reason: 'shell exited' });
   // A session that ended keeps what it has (its results are the gateway's to write, not recovery's).
   await log.append({ type: 'session.start', session: 'done', subject: 'agent', target: 'web-1' });
   await log.append({ type: 'command.decision', session: 'done', channel: 0, command: 'true', decision: 'allow' });
   await log.append({ type: 'session.end', session: 'done', reason: 'connection closed' });
 
   const recordings = path.join(dir, 'recordings');
-  assert.deepEqual(await recoverUnsealed(db, log, recordings), { recordings: 0, commands: 3, sessions: 1, failed: [] });
+  assert.deepEqual(await recoverUnsealed(db, log, recordings), { recordings: 0, commands: 5, sessions: 1, failed: [] });
   const rows = (db.prepare("SELECT body FROM audit_events WHERE type = 'command.result' AND json_extract(body, '$.recovered') = 1 ORDER BY seq").all() as { body: string }[]).map(
     (r) => JSON.parse(r.body) as Record<string, unknown>,
   );
@@ -134,8 +140,16 @@ test('recovery closes exactly the commands that may have run without a result: a
       ['cut', 1, null, null, null, null, 'agent', 'web-1'],
       ['cut', 3, null, null, null, null, 'agent', 'web-1'],
       ['cut', 6, 'guarded', 2, null, null, 'agent', 'web-1'],
+      ['cut', 8, null, null, null, null, 'agent', 'web-1'],
     ],
   );
+  const ends = (db.prepare("SELECT body FROM audit_events WHERE type = 'shell.end' AND json_extract(body, '$.recovered') = 1").all() as { body: string }[]).map(
+    (r) => JSON.parse(r.body) as Record<string, unknown>,
+  );
+  assert.deepEqual(ends.map((r) => [r.channel, r.mode, r.exit, r.reason, r.subject]), [[6, 'guarded', null, 'gateway restarted', 'agent']]);
+  // Then the session's end, last.
+  const last = db.prepare('SELECT type FROM audit_events ORDER BY seq DESC LIMIT 1').get() as { type: string };
+  assert.equal(last.type, 'session.end');
   assert.deepEqual(await recoverUnsealed(db, log, recordings), { recordings: 0, commands: 0, sessions: 0, failed: [] });
   await log.close();
   const r = await verifyAudit({ db, recordingsDir: recordings, witness: null, publicKey: await loadAuditPublicKey(path.join(dir, 'data')) });
