@@ -7,6 +7,7 @@ import { fileIdentity, InlineSink, type EventSink, type PendingEvent, type Writt
 import { ThreadSink } from './event-writer-thread.js';
 import { HybridSink } from './event-writer-hybrid.js';
 import type { InlineGate } from './inline-gate.js';
+import { describeError } from './describe-error.js';
 import { catchUpWitness, checkWitnessUrl, publishWitness } from './publish-witness.js';
 import { checkpointSigner } from './sign-checkpoint.js';
 import { loadOrCreateSigningKey } from './signing-key.js';
@@ -218,9 +219,9 @@ export class AuditLog {
     try {
       result = await this.sink.writeEvents(events, { since: this.sinceCheckpoint, every: this.opts.checkpointEvery, force: markers.length > 0 });
     } catch (err) {
-      const e = new AuditWriteError(`audit append failed: ${describe(err)}`, { cause: err });
+      const e = new AuditWriteError(`audit append failed: ${describeError(err)}`, { cause: err });
       for (const item of events) item.reject(e);
-      const c = new AuditWriteError(`audit checkpoint failed: ${describe(err)}`, { cause: err });
+      const c = new AuditWriteError(`audit checkpoint failed: ${describeError(err)}`, { cause: err });
       for (const m of markers) m.reject(c);
       return;
     }
@@ -240,11 +241,6 @@ export class AuditLog {
   }
 
   private warn(err: unknown, msg: string): void {
-    this.opts.logger?.warn({ err: describe(err) }, msg);
+    this.opts.logger?.warn({ err: describeError(err) }, msg);
   }
-}
-
-function describe(err: unknown): string {
-  const e = err as { code?: string; message?: string };
-  return e?.code ? `${e.code}: ${e.message}` : String(e?.message ?? err);
 }

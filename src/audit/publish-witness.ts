@@ -1,7 +1,8 @@
 import { constants } from 'node:fs';
 import { mkdir, open } from 'node:fs/promises';
-import type { Store } from '../store/open-store.js';
 import path from 'node:path';
+import type { Store } from '../store/open-store.js';
+import { describeError } from './describe-error.js';
 
 type Logger = { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
 
@@ -40,7 +41,7 @@ export function publishWitness(
   if (file) {
     tasks.push(
       appendDurable(file, line).catch((err: unknown) => {
-        logger?.warn({ file, seq: entry.seq, err: describe(err) }, 'could not write audit checkpoint to the witness file');
+        logger?.warn({ file, seq: entry.seq, err: describeError(err) }, 'could not write audit checkpoint to the witness file');
       }),
     );
   }
@@ -79,7 +80,7 @@ export async function catchUpWitness(db: Store, file: string, logger: Logger | u
   try {
     last = await lastWitnessSeq(file);
   } catch (err) {
-    logger?.warn({ file, err: describe(err) }, 'witness file left as it is: its last line cannot be read');
+    logger?.warn({ file, err: describeError(err) }, 'witness file left as it is: its last line cannot be read');
     return 0;
   }
   const rows = db.prepare("SELECT seq, body FROM audit_events WHERE type = 'checkpoint' AND seq > ? ORDER BY seq").all(last + 1) as { seq: number; body: string }[];
@@ -91,7 +92,7 @@ export async function catchUpWitness(db: Store, file: string, logger: Logger | u
     try {
       await appendDurable(file, line);
     } catch (err) {
-      logger?.warn({ file, seq: body.head.seq, err: describe(err) }, 'could not write audit checkpoint to the witness file');
+      logger?.warn({ file, seq: body.head.seq, err: describeError(err) }, 'could not write audit checkpoint to the witness file');
       break;
     }
     added += 1;
@@ -174,10 +175,6 @@ async function appendAndSync(file: string, line: string): Promise<void> {
   }
 }
 
-function describe(err: unknown): string {
-  const e = err as { code?: string; message?: string };
-  return e?.code ? `${e.code}: ${e.message}` : String(e?.message ?? err);
-}
 
 /** A witness URL may carry a token in its query or userinfo: log only origin and path. */
 function redact(url: string): string {

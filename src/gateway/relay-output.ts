@@ -10,8 +10,6 @@ import type { LiveHub } from './live-hub.js';
  */
 export class RecordTap extends Transform {
   bytes = 0;
-  /** The recording's write error that stopped this tap, if any. */
-  recordingError: Error | null = null;
   constructor(
     private readonly recorder: Recorder | null,
     private readonly watch: ((chunk: Buffer) => void) | null = null,
@@ -23,7 +21,6 @@ export class RecordTap extends Transform {
     try {
       this.recorder?.output(chunk);
     } catch (err) {
-      this.recordingError = err as Error;
       this.emit('recording-error', err);
       cb(err as Error);
       return;
