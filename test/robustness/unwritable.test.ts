@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { startGateway, type GatewayHandle, type GatewayOptions } from '../helpers/gateway.js';
+import { startSshd } from '../helpers/sshd.js';
 import { readEvents, waitForEvents } from '../helpers/events.js';
 import { cliPath } from '../helpers/paths.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -205,36 +206,47 @@ function assertSealedRecordings(dir: string): number {
   return sealed.length;
 }
 
-test('recordings fill up mid-command: the command is stopped (126, one line), the log says why, the connection and the gateway carry on', { timeout: 90_000 }, async () => {
-  await onSmallDisk(recordingsOnly, async (gw, filler) => {
-    const agent = await connectAgentFrom(gw.sshPort, 'local', await gw.token());
-    let dropped = false;
-    agent.on('error', () => (dropped = true));
-    // Lines of 3 kB every 50 ms for 20 s: each needs a new page of the file system once it is full.
-    const ch = await execChannel(agent, `for i in ${Array.from({ length: 400 }, (_, i) => i).join(' ')}; do printf "%3000s\\n" x; sleep 0.05; done`);
-    const result = collect(ch, 60_000);
-    let seen = 0;
-    ch.on('data', (d: Buffer) => (seen += d.length));
-    assert.ok(await until(() => seen > 6000, 20_000), 'output flows');
-    fillUp(filler);
-    const r = await result;
-    assert.equal(r.code, 126, r.stderr);
-    assert.match(r.stderr, /shellgate: the recording cannot be written: command stopped\n$/);
-    assert.ok(r.bytes < 400 * 3001, 'stopped before the end');
-    const res = await resultOf(gw.dir, 0);
-    assert.match(String(res.body.error), /^the recording cannot be written \(ENOSPC\): command stopped/);
+for (const target of ['local', 'web-1'] as const) {
+  test(`recordings fill up mid-command (${target}): the command is stopped (126, one line), the log says why, the connection and the gateway carry on`, { timeout: 90_000 }, async () => {
+    const sshd = target === 'web-1' ? await startSshd() : undefined;
+    try {
+      await onSmallDisk(
+        recordingsOnly,
+        async (gw, filler) => {
+          const agent = await connectAgentFrom(gw.sshPort, target, await gw.token());
+          let dropped = false;
+          agent.on('error', () => (dropped = true));
+          // Lines of 3 kB every 50 ms for 20 s: each needs a new page of the file system once it is full.
+          const ch = await execChannel(agent, `for i in ${Array.from({ length: 400 }, (_, i) => i).join(' ')}; do printf "%3000s\\n" x; sleep 0.05; done`);
+          const result = collect(ch, 60_000);
+          let seen = 0;
+          ch.on('data', (d: Buffer) => (seen += d.length));
+          assert.ok(await until(() => seen > 6000, 20_000), 'output flows');
+          fillUp(filler);
+          const r = await result;
+          assert.equal(r.code, 126, r.stderr);
+          assert.match(r.stderr, /shellgate: the recording cannot be written: command stopped\n$/);
+          assert.ok(r.bytes < 400 * 3001, 'stopped before the end');
+          const res = await resultOf(gw.dir, 0);
+          assert.match(String(res.body.error), /^the recording cannot be written \(ENOSPC\): command stopped/);
 
-    unlinkSync(filler);
-    const after = await collect(await execChannel(agent, 'echo after'));
-    assert.deepEqual([after.code, after.stdout], [0, 'after\n'], after.stderr);
-    assert.equal(dropped, false, 'the agent connection was not dropped');
-    agent.end();
-    await waitForEvents(gw.dir, (e) => e.some((x) => x.type === 'session.end'));
-    assert.equal(assertSealedRecordings(gw.dir), 2);
-    const v = verify(gw.configFile, gw.env);
-    assert.equal(v.status, 0, v.out);
+          unlinkSync(filler);
+          const after = await collect(await execChannel(agent, 'echo after'));
+          assert.deepEqual([after.code, after.stdout], [0, 'after\n'], after.stderr);
+          assert.equal(dropped, false, 'the agent connection was not dropped');
+          agent.end();
+          await waitForEvents(gw.dir, (e) => e.some((x) => x.type === 'session.end'));
+          assert.equal(assertSealedRecordings(gw.dir), 2);
+          const v = verify(gw.configFile, gw.env);
+          assert.equal(v.status, 0, v.out);
+        },
+        { sshd },
+      );
+    } finally {
+      await sshd?.stop();
+    }
   });
-});
+}
 
 test('recorded input on a full disk: the command is stopped and told why, the connection carries on (it used to close without an exit status)', { timeout: 90_000 }, async () => {
   await onSmallDisk(
