@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config, TargetConfig } from '../config/types.js';
 import type { Identity } from '../identity/types.js';
-import type { AuditLog, InlineGate } from '../audit/index.js';
+import type { AuditEventInput, AuditLog, InlineGate } from '../audit/index.js';
 import type { ApprovalBroker } from '../approvals/index.js';
 import type { Masker } from '../masking/index.js';
 import type { SshPool } from '../upstream/ssh-pool.js';
@@ -23,6 +23,12 @@ export interface GatewayDeps {
   live: Set<LiveChannel>;
   /** Watchers of running sessions (web console live view). */
   hub: LiveHub;
+  /**
+   * A channel's closing events (`command.result`, `shell.end`, `recording.sealed`) whose append
+   * failed (a full or failing disk), by session: appended again, marked `late`, before the
+   * session's end (keepUnlogged, gateway.ts).
+   */
+  unlogged: Map<string, AuditEventInput[]>;
 }
 
 export interface LiveChannel {

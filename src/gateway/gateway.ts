@@ -157,20 +157,41 @@ export class SshGateway {
         const channels = [...this.deps.live].filter((l) => l.session === c.session).map((l) => l.done);
         const durationMs = Date.now() - c.startedAt;
         void Promise.allSettled(channels)
-          .then(() =>
-            this.deps.audit.append({
+          .then(async () => {
+            await this.appendUnlogged(c.session);
+            await this.deps.audit.append({
               type: 'session.end',
               session: c.session,
               subject: c.identity.subject,
               target: c.target.name,
               reason: 'connection closed',
               durationMs,
-            }),
-          )
+            });
+          })
           .catch((err: Error) => log.error({ session: c.session, err: err.message }, 'audit append failed for session.end'));
         log.info({ session: c.session }, 'session ended');
       }
     });
+  }
+
+  /**
+   * The session's closing events that could not be appended when their channel ended, appended
+   * now (`late: true`), in their order, before its `session.end`. Still failing: the session is
+   * left without its end (this rejects), and the next start's recovery closes what is open.
+   */
+  private async appendUnlogged(session: string): Promise<void> {
+    const kept = this.deps.unlogged.get(session);
+    if (!kept) return;
+    this.deps.unlogged.delete(session);
+    for (const [i, event] of kept.entries()) {
+      try {
+        await this.deps.audit.append({ ...event, late: true });
+      } catch (err) {
+        this.deps.log.error({ session, events: kept.length - i, err: (err as Error).message }, 'closing events still cannot be appended: the session is left open for the next start to close');
+        throw err;
+      }
+    }
+    this.deps.log.warn({ session, events: kept.length }, 'closing events appended late, once the audit log could be written again');
   }
 
   /** The console's view of running sessions (see live-hub.ts). */

@@ -88,7 +88,24 @@ export async function sealRecording(deps: GatewayDeps, base: Record<string, unkn
     deps.log.error({ ...base, file: recorder ? path.basename(recorder.file) : undefined, err: failure.message }, 'recording could not be sealed');
   }
   await Promise.all([
-    sealed ? deps.audit.append({ type: 'recording.sealed', ...base, file: sealed.file, size: sealed.size, sha256: sealed.sha256 }) : null,
-    deps.audit.append(failure ? { ...closing, recordingError: failure.message } : closing),
+    sealed ? appendClosing(deps, { type: 'recording.sealed', ...base, file: sealed.file, size: sealed.size, sha256: sealed.sha256 }) : null,
+    appendClosing(deps, failure ? { ...closing, recordingError: failure.message } : closing),
   ]);
+}
+
+/**
+ * Append a channel's closing event; one that cannot be appended now (the store's disk full or
+ * failing) is kept for its session's end, where it is tried again (gateway.ts), so a command
+ * that ran is not left without its result once the disk has room again. Rejects as the append did.
+ */
+export async function appendClosing(deps: GatewayDeps, event: AuditEventInput): Promise<void> {
+  try {
+    await deps.audit.append(event);
+  } catch (err) {
+    const session = String(event.session);
+    const kept = deps.unlogged.get(session);
+    if (kept) kept.push(event);
+    else deps.unlogged.set(session, [event]);
+    throw err;
+  }
 }

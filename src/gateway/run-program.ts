@@ -1,6 +1,6 @@
 import type { ServerChannel } from 'ssh2';
 import type { Recorder } from '../audit/index.js';
-import { openChannelIo, sealRecording, type ChannelIo } from './open-channel-io.js';
+import { appendClosing, openChannelIo, sealRecording, type ChannelIo } from './open-channel-io.js';
 import type { ExitInfo, PtyRequest, UpstreamProcess } from '../upstream/types.js';
 import type { ConnectionState, GatewayDeps, LiveChannel } from './context.js';
 import { EXIT_REFUSED, EXIT_UPSTREAM, forTerminal, msg } from './messages.js';
@@ -85,9 +85,9 @@ export async function runProgram(deps: GatewayDeps, conn: ConnectionState, ch: S
   // A command the log shows as allowed but that then does not run gets a result saying so, so
   // no one reads that it ran.
   const logNotRun = (why: string) =>
-    audit
-      .append({ type: 'command.result', ...base, exit: EXIT_REFUSED, signal: null, bytesOut: 0, durationMs: Date.now() - started, detectors: {}, error: why })
-      .catch((e: Error) => log.error({ ...base, err: e.message }, 'audit append failed for a command not run'));
+    appendClosing(deps, { type: 'command.result', ...base, exit: EXIT_REFUSED, signal: null, bytesOut: 0, durationMs: Date.now() - started, detectors: {}, error: why }).catch(
+      (e: Error) => log.error({ ...base, err: e.message }, 'audit append failed for a command not run'),
+    );
 
   // The recording and the upstream channel are opened while the decision commits (openChannelIo);
   // after an approval, only then.

@@ -113,7 +113,7 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
   // Compile every target's masker now: a bad policy regex must fail the start, not a session.
   for (const t of Object.values(config.targets)) maskerFor(t);
 
-  const deps: GatewayDeps = { config, log, audit, inline, policies, pool, broker, maskerFor, live, hub: new LiveHub() };
+  const deps: GatewayDeps = { config, log, audit, inline, policies, pool, broker, maskerFor, live, hub: new LiveHub(), unlogged: new Map() };
   const limiter = new FailureLimiter(config.limits.authAttemptsPerMinute);
   const ssh = new SshGateway(deps, { config, log, verifier, tickets, limiter }, hostKey);
   if (web) registerConsoleRoutes(web, { config, db, audit, broker, control: ssh.control(), verifier, log });

@@ -311,3 +311,31 @@ test('guarded shell, recordings full mid-session: the shell ends, the agent is t
     { policy },
   );
 });
+
+test('store full when a command ends: its result is logged late, before the session ends, once space returns', { timeout: 90_000 }, async () => {
+  // Only the store is on the small file system: the recordings folder points outside it.
+  await onSmallDisk((mnt, outside) => symlinkSync(outside, path.join(mnt, 'recordings')), async (gw, filler) => {
+    const agent = await connectAgentFrom(gw.sshPort, 'local', await gw.token());
+    agent.on('error', () => undefined);
+    assert.equal((await collect(await execChannel(agent, 'echo before'))).stdout, 'before\n');
+    const ch = await execChannel(agent, 'sleep 2');
+    const result = collect(ch, 30_000);
+    await sleep(300); // its decision is durable: it is running
+    fillUp(filler);
+    const r = await result;
+    assert.equal(r.code, 0, 'the command ran: the agent gets its own exit status');
+    await gw.waitForLog((l) => l.msg === 'audit append failed after the command ran' && l.channel === 1, 10_000);
+    assert.ok(!readEvents(gw.dir).some((x) => x.type === 'command.result' && x.body.channel === 1), 'not logged while the disk is full');
+
+    unlinkSync(filler);
+    agent.end();
+    const ev = await waitForEvents(gw.dir, (e) => e.some((x) => x.type === 'session.end'));
+    const late = ev.filter((x) => x.type === 'command.result' && x.body.channel === 1);
+    assert.equal(late.length, 1, 'the result, once');
+    assert.deepEqual([late[0]!.body.exit, late[0]!.body.late], [0, true]);
+    assert.ok(late[0]!.seq < ev.find((x) => x.type === 'session.end')!.seq, 'before the session ends');
+    assert.equal(ev.filter((x) => x.type === 'recording.sealed' && x.body.channel === 1).length, 1, 'and its recording, sealed');
+    const v = verify(gw.configFile, gw.env);
+    assert.equal(v.status, 0, v.out);
+  });
+});

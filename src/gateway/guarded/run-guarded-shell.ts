@@ -1,6 +1,6 @@
 import type { ServerChannel } from 'ssh2';
 import type { Recorder } from '../../audit/index.js';
-import { openChannelIo, sealRecording } from '../open-channel-io.js';
+import { appendClosing, openChannelIo, sealRecording } from '../open-channel-io.js';
 import type { ExitInfo, UpstreamProcess } from '../../upstream/types.js';
 import type { ConnectionState, GatewayDeps } from '../context.js';
 import { EXIT_REFUSED, EXIT_UPSTREAM, forTerminal, msg } from '../messages.js';
@@ -227,19 +227,17 @@ export async function runGuardedShell(deps: GatewayDeps, conn: ConnectionState, 
     // Detectors that fired during this command only.
     const counts: Record<string, number> = {};
     for (const [k, v] of Object.entries(outMask?.counts() ?? {})) if (v - (c.countsAt[k] ?? 0) > 0) counts[k] = v - (c.countsAt[k] ?? 0);
-    audit
-      .append({
-        type: 'command.result',
-        ...base,
-        mode: 'guarded',
-        line: c.line,
-        exit: exit.code,
-        signal: exit.signal,
-        bytesOut: outTap.bytes - c.bytesAt,
-        durationMs: Date.now() - c.started,
-        detectors: counts,
-      })
-      .catch((err: Error) => log.error({ ...base, err: err.message }, 'audit append failed for command.result'));
+    appendClosing(deps, {
+      type: 'command.result',
+      ...base,
+      mode: 'guarded',
+      line: c.line,
+      exit: exit.code,
+      signal: exit.signal,
+      bytesOut: outTap.bytes - c.bytesAt,
+      durationMs: Date.now() - c.started,
+      detectors: counts,
+    }).catch((err: Error) => log.error({ ...base, err: err.message }, 'audit append failed for command.result'));
   };
 
   const hold = (d: Buffer) => {
