@@ -244,7 +244,13 @@ export class SshGateway {
       if (pty && size.cols === pty.cols && size.rows === pty.rows && size.width === pty.width && size.height === pty.height) return accept?.();
       if (pty) Object.assign(pty, size);
       up?.resize(size.cols, size.rows, size.width, size.height);
-      recorder?.resize(size.cols, size.rows);
+      try {
+        recorder?.resize(size.cols, size.rows);
+      } catch {
+        // Not recorded (a full disk) before the channel's handler took over the recorder's write
+        // errors: its next write fails the same way and stops it. Never thrown into ssh2's
+        // packet handler, which would close the agent's whole connection.
+      }
       accept?.();
     });
     session.on('env', (accept, reject, info) => {

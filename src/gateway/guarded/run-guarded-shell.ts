@@ -295,6 +295,16 @@ export async function runGuardedShell(deps: GatewayDeps, conn: ConnectionState, 
     });
     if (state !== 'deciding') return; // ended meanwhile
     recorder?.marker(`${out.run ? '$' : 'refused:'} ${out.masked}`.slice(0, 500));
+    if (state !== 'deciding') {
+      // The marker could not be recorded (onRecordingError ended the shell): the line does not
+      // go to bash, and an allowed one gets a result saying so, as a command that did not run.
+      if (out.run) {
+        appendClosing(deps, { type: 'command.result', ...base, mode: 'guarded', line: n, exit: EXIT_REFUSED, signal: null, bytesOut: 0, durationMs: 0, detectors: {}, error: 'the recording cannot be written: line not run' }).catch(
+          (err: Error) => log.error({ ...base, err: err.message }, 'audit append failed for a line not run'),
+        );
+      }
+      return;
+    }
     if (!out.run) {
       if (out.message) say(out.message);
       state = 'prompt';
