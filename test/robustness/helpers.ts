@@ -1,6 +1,10 @@
-/** Shared bits of the robustness suite: process introspection through /proc and bounded waits. */
+/** Shared bits of the robustness suite: process introspection through /proc, bounded waits, evidence checks. */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import { readEvents } from '../helpers/events.js';
 
 /** Resident set size of a process, MB (VmRSS from /proc/PID/status). */
 export function rssMb(pid: number): number {
@@ -118,4 +122,21 @@ export function collect(ch: ClientChannel, timeoutMs = 30_000): Promise<{ code: 
       resolve({ code, signal, stdout, bytes, stderr });
     });
   });
+}
+
+/**
+ * Every recording the log of the gateway in `dir` says is sealed: the file matches the event's
+ * size and SHA-256, starts with an asciicast v2 header and holds whole JSON lines. Returns how many.
+ */
+export function assertSealedRecordings(dir: string): number {
+  const sealed = readEvents(dir).filter((x) => x.type === 'recording.sealed');
+  for (const s of sealed) {
+    const bytes = readFileSync(path.join(dir, 'recordings', String(s.body.file)));
+    assert.equal(bytes.length, s.body.size);
+    assert.equal(createHash('sha256').update(bytes).digest('hex'), s.body.sha256);
+    const lines = bytes.toString('utf8').trimEnd().split('\n');
+    assert.equal((JSON.parse(lines[0]!) as { version: number }).version, 2);
+    for (const l of lines.slice(1)) assert.ok(Array.isArray(JSON.parse(l)), 'every recording line is a whole event');
+  }
+  return sealed.length;
 }

@@ -8,15 +8,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { startGateway, type GatewayHandle, type GatewayOptions } from '../helpers/gateway.js';
 import { startSshd } from '../helpers/sshd.js';
 import { readEvents, waitForEvents } from '../helpers/events.js';
 import { cliPath } from '../helpers/paths.js';
 import { tempDir } from '../helpers/tmp.js';
-import { collect, connectAgentFrom, execChannel, sleep, until } from './helpers.js';
+import { assertSealedRecordings, collect, connectAgentFrom, execChannel, sleep, until } from './helpers.js';
 import { PROMPT, Term } from '../guarded/term.js';
 
 async function run(port: number, token: string, command: string) {
@@ -192,19 +191,6 @@ async function resultOf(dir: string, channel: number) {
   return ev.find((x) => x.type === 'command.result' && x.body.channel === channel)!;
 }
 
-/** Every sealed recording's file matches its size and hash, and holds whole JSON lines. */
-function assertSealedRecordings(dir: string): number {
-  const sealed = readEvents(dir).filter((x) => x.type === 'recording.sealed');
-  for (const s of sealed) {
-    const bytes = readFileSync(path.join(dir, 'recordings', String(s.body.file)));
-    assert.equal(bytes.length, s.body.size);
-    assert.equal(createHash('sha256').update(bytes).digest('hex'), s.body.sha256);
-    const lines = bytes.toString('utf8').trimEnd().split('\n');
-    assert.equal((JSON.parse(lines[0]!) as { version: number }).version, 2);
-    for (const l of lines.slice(1)) assert.ok(Array.isArray(JSON.parse(l)), 'every recording line is a whole event');
-  }
-  return sealed.length;
-}
 
 for (const target of ['local', 'web-1'] as const) {
   test(`recordings fill up mid-command (${target}): the command is stopped (126, one line), the log says why, the connection and the gateway carry on`, { timeout: 90_000 }, async () => {

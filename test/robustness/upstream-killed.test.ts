@@ -5,13 +5,10 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { startGateway, type GatewayHandle } from '../helpers/gateway.js';
 import { startSshd, type SshdHandle } from '../helpers/sshd.js';
 import { waitForEvents } from '../helpers/events.js';
-import { collect, connectAgentFrom, descendants, execChannel, until } from './helpers.js';
+import { assertSealedRecordings, collect, connectAgentFrom, descendants, execChannel, until } from './helpers.js';
 
 let sshd: SshdHandle;
 let gw: GatewayHandle;
@@ -53,14 +50,7 @@ test('killing the upstream mid-stream fails the command cleanly and seals its re
   const res = ev.find((x) => x.type === 'command.result')!;
   assert.equal(res.body.exit, null);
   assert.match(String(res.body.error), /upstream|closed/i);
-  const sealed = ev.find((x) => x.type === 'recording.sealed')!;
-  const file = path.join(gw.dir, 'recordings', String(sealed.body.file));
-  const bytes = readFileSync(file);
-  assert.equal(bytes.length, sealed.body.size);
-  assert.equal(createHash('sha256').update(bytes).digest('hex'), sealed.body.sha256);
-  const lines = bytes.toString('utf8').trimEnd().split('\n');
-  assert.equal(JSON.parse(lines[0]!).version, 2);
-  for (const l of lines.slice(1)) assert.ok(Array.isArray(JSON.parse(l)), 'every recording line is a whole event');
+  assert.equal(assertSealedRecordings(gw.dir), 1);
 
   // The next command on the same agent connection gets a fresh upstream connection.
   const again = await collect(await execChannel(agent, 'echo back'));
