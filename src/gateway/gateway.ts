@@ -34,6 +34,9 @@ export class SshGateway {
   private accepting = true;
   /** Whether each connection's session.start reached the audit log (commands wait for it). */
   private sessionLogged = new WeakMap<ConnectionState, Promise<boolean>>();
+  /** Sessions whose end is being appended (closeAll waits for them). */
+  private readonly sessionEnds = new Set<Promise<void>>();
+  private shuttingDown = false;
 
   constructor(
     private readonly deps: GatewayDeps,
@@ -59,8 +62,21 @@ export class SshGateway {
     this.server.close();
   }
 
-  closeAll(): void {
+  /**
+   * End every agent connection, and resolve once each has closed and its session's last events
+   * (`session.end`, any late closing events) are appended, or after `timeoutMs`: the audit log
+   * closes after this, so the log of a clean shutdown ends every session itself rather than
+   * leaving them for the next start's recovery.
+   */
+  async closeAll(timeoutMs = 2000): Promise<void> {
+    this.shuttingDown = true;
+    const closed = [...this.connections].map((c) => new Promise<void>((resolve) => c.once('close', () => resolve())));
     for (const c of this.connections) c.end();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    // The gateway's own 'close' listener runs first: by then each session's end is in sessionEnds.
+    await Promise.race([Promise.all(closed).then(() => Promise.allSettled([...this.sessionEnds])), deadline]);
+    clearTimeout(timer);
   }
 
   connectionCount(): number {
@@ -156,7 +172,8 @@ export class SshGateway {
         // After its channels' last events (an agent that drops mid-command: the result comes later).
         const channels = [...this.deps.live].filter((l) => l.session === c.session).map((l) => l.done);
         const durationMs = Date.now() - c.startedAt;
-        void Promise.allSettled(channels)
+        const reason = this.shuttingDown ? 'gateway shutting down' : 'connection closed';
+        const ending = Promise.allSettled(channels)
           .then(async () => {
             await this.appendUnlogged(c.session);
             await this.deps.audit.append({
@@ -164,11 +181,13 @@ export class SshGateway {
               session: c.session,
               subject: c.identity.subject,
               target: c.target.name,
-              reason: 'connection closed',
+              reason,
               durationMs,
             });
           })
           .catch((err: Error) => log.error({ session: c.session, err: err.message }, 'audit append failed for session.end'));
+        this.sessionEnds.add(ending);
+        void ending.finally(() => this.sessionEnds.delete(ending));
         log.info({ session: c.session }, 'session ended');
       }
     });

@@ -138,11 +138,11 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
       const deadline = new Promise<void>((r) => setTimeout(r, deadlineMs).unref());
       await Promise.race([Promise.allSettled([...live].map((l) => l.done)), deadline]);
       for (const l of live) l.terminate('gateway shutting down');
-      ssh.closeAll();
+      const sessionsEnded = ssh.closeAll();
       await web?.close();
       await broker.stop();
       pool.closeAll();
-      await new Promise((r) => setTimeout(r, 50));
+      await sessionsEnded; // their channels' results and the sessions' ends, before the final checkpoint
       await audit.close();
       db.close();
       // How many durable writes ran on the event loop (quiet) and how many were handed off (busy).

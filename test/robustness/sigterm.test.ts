@@ -48,6 +48,10 @@ test('SIGTERM: stop accepting, let the running command finish, final checkpoint,
     const ev = readEvents(gw.dir);
     const lastResult = ev.findLastIndex((e) => e.type === 'command.result');
     assert.ok(lastResult >= 0, 'the command result was logged before exit');
+    // The agent's session, still open at the signal, is ended by the gateway itself.
+    const end = ev.findLastIndex((e) => e.type === 'session.end');
+    assert.ok(end > lastResult, 'the session ends in the log, after its command');
+    assert.equal(ev[end]!.body.reason, 'gateway shutting down');
     assert.equal(ev.at(-1)!.type, 'checkpoint', 'the log ends with a signed checkpoint');
     agent.end();
   } finally {
