@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import YAML from 'yaml';
 import { ConfigError } from '../errors.js';
 import { parseDuration } from './duration.js';
+import { ALLOWED_SSH_ALGORITHMS } from './ssh-algorithms.js';
 import { fromEnvironment, substituteEnv } from './substitute-env.js';
 import type { Config, HostPort, IssuerConfig, TargetConfig } from './types.js';
 
@@ -328,6 +329,21 @@ export function validateConfig(doc: unknown, file: string, env: NodeJS.ProcessEn
   const sessionTtlMs = web.duration('sessionTtl', '8h');
   web.done();
 
+  // The SSH algorithms both hops offer, in order of preference (RFC 4253 §7.1: the client's
+  // order decides among those both sides list): a narrower list is a crypto policy.
+  const alg = root.section('sshAlgorithms');
+  const algList = (key: 'cipher' | 'kex' | 'mac'): string[] | null => {
+    if (!alg.has(key)) return null;
+    const list = alg.stringList(key);
+    if (list.length === 0) alg.fail(key, 'must name at least one algorithm');
+    const allowed = ALLOWED_SSH_ALGORITHMS[key];
+    for (const name of list) if (!allowed.includes(name)) alg.fail(key, `${name} is not allowed (one of: ${allowed.join(', ')})`);
+    if (new Set(list).size !== list.length) alg.fail(key, 'names an algorithm twice');
+    return list;
+  };
+  const sshAlgorithms = { cipher: algList('cipher'), kex: algList('kex'), mac: algList('mac') };
+  alg.done();
+
   const lim = root.section('limits');
   const limits = {
     maxChannelsPerConnection: lim.int('maxChannelsPerConnection', 10, 1, 1000),
@@ -354,6 +370,7 @@ export function validateConfig(doc: unknown, file: string, env: NodeJS.ProcessEn
     masking,
     recording,
     web: { adminToken, oidc: webOidc, roles, sessionTtlMs },
+    sshAlgorithms,
     limits,
   }) as Config;
 }

@@ -1,4 +1,6 @@
 /** The validated, frozen configuration. Every path is absolute (resolved against the config file's folder). */
+import type { SshAlgorithms } from './ssh-algorithms.js';
+
 export interface Config {
   readonly file: string;
   readonly listen: { readonly ssh: HostPort; readonly http: HostPort | null };
@@ -45,6 +47,8 @@ export interface Config {
     readonly roles: { readonly auditor: readonly string[]; readonly approver: readonly string[]; readonly admin: readonly string[] };
     readonly sessionTtlMs: number;
   };
+  /** Both SSH hops (agents and upstream): null for ssh2's default list. */
+  readonly sshAlgorithms: SshAlgorithms;
   readonly limits: {
     readonly maxChannelsPerConnection: number;
     readonly upstreamIdleMs: number;

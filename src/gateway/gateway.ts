@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Connection, Server, ServerChannel, Session } from 'ssh2';
 import ssh2 from '../net/ssh2.js';
+import { ssh2Algorithms } from '../config/ssh-algorithms.js';
 import { CloseSignal } from './close-signal.js';
 import type { TargetConfig } from '../config/types.js';
 import type { Identity } from '../identity/types.js';
@@ -44,7 +45,7 @@ export class SshGateway {
     hostKey: Buffer,
   ) {
     this.server = new ssh2.Server(
-      { hostKeys: [hostKey], ident: 'shellgate', banner: undefined },
+      { hostKeys: [hostKey], ident: 'shellgate', banner: undefined, algorithms: ssh2Algorithms(deps.config.sshAlgorithms) },
       (client, info) => this.onConnection(client, info.ip ?? 'unknown', info.header.identRaw.length),
     );
     this.server.on('error', (err: Error) => deps.log.error({ err: err.message }, 'ssh server error'));

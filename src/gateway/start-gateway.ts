@@ -68,7 +68,7 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
   const verifier = new TokenVerifier(config.identity.issuers, devIssuer);
   const tickets = new TicketStore();
   const vault = config.vault.masterKey ? Vault.open(config.vault.file, config.vault.masterKey) : null;
-  const pool = new SshPool(vault, log, config.limits.upstreamIdleMs, () => inline.lightlyLoaded());
+  const pool = new SshPool(vault, log, config.limits.upstreamIdleMs, () => inline.lightlyLoaded(), config.sshAlgorithms);
   if (!config.masking.enabled) log.warn('masking is disabled (masking.enabled: false): secrets reach agents and recordings unmasked');
 
 

@@ -2,6 +2,7 @@ import type { Client as ClientT, ClientChannel, ConnectConfig } from 'ssh2';
 import { Client } from '../net/ssh2.js';
 import type { Socket } from 'node:net';
 import { coalesceWrites } from '../net/coalesce-writes.js';
+import { ssh2Algorithms, type SshAlgorithms } from '../config/ssh-algorithms.js';
 import type { Logger } from 'pino';
 import { HostKeyMismatchError, UpstreamError } from '../errors.js';
 import type { SshTargetConfig } from '../config/types.js';
@@ -113,6 +114,7 @@ export class SshPool {
     private readonly log: Logger,
     private readonly idleMs: number,
     private readonly lightlyLoaded: () => boolean = () => true,
+    private readonly algorithms: SshAlgorithms = { cipher: null, kex: null, mac: null },
   ) {}
 
   /** Plaintext credential values for a target (fed to the vaulted-secret masker). */
@@ -136,6 +138,7 @@ export class SshPool {
       port: target.port,
       username: target.user,
       readyTimeout: CONNECT_TIMEOUT_MS,
+      algorithms: ssh2Algorithms(this.algorithms),
       keepaliveInterval: 15_000,
       keepaliveCountMax: 3,
       hostVerifier: (key: Buffer) => {

@@ -256,3 +256,19 @@ web:
     t.cleanup();
   }
 });
+
+test('sshAlgorithms: ssh2 defaults unless set; a list narrows and orders them; legacy or unknown names are config errors', () => {
+  assert.deepEqual(withConfig(base()).config.sshAlgorithms, { cipher: null, kex: null, mac: null });
+  const c = withConfig(base('sshAlgorithms:\n  cipher: [aes256-gcm@openssh.com, aes128-gcm@openssh.com]\n  kex: [curve25519-sha256]\n  mac: [hmac-sha2-512-etm@openssh.com]\n')).config;
+  assert.deepEqual(c.sshAlgorithms, { cipher: ['aes256-gcm@openssh.com', 'aes128-gcm@openssh.com'], kex: ['curve25519-sha256'], mac: ['hmac-sha2-512-etm@openssh.com'] });
+  assert.ok(Object.isFrozen(c.sshAlgorithms.cipher));
+  // ssh2 still speaks these on request; the gateway never offers them.
+  for (const [key, name] of [['cipher', 'aes128-cbc'], ['cipher', 'arcfour'], ['kex', 'diffie-hellman-group1-sha1'], ['mac', 'hmac-md5'], ['cipher', 'rot13']]) {
+    const e = configError(base(`sshAlgorithms:\n  ${key}: [${name}]\n`));
+    assert.match(e.message, new RegExp(`sshAlgorithms\\.${key}: ${name} is not allowed \\(one of: `));
+  }
+  assert.match(configError(base('sshAlgorithms:\n  cipher: []\n')).message, /sshAlgorithms\.cipher: must name at least one algorithm/);
+  assert.match(configError(base('sshAlgorithms:\n  mac: [hmac-sha2-256, hmac-sha2-256]\n')).message, /sshAlgorithms\.mac: names an algorithm twice/);
+  assert.match(configError(base('sshAlgorithms:\n  compress: [zlib]\n')).message, /sshAlgorithms\.compress: unknown option/);
+  assert.match(configError(base('sshAlgorithms:\n  cipher: aes128-ctr\n')).message, /sshAlgorithms\.cipher: must be a list of non-empty strings/);
+});
