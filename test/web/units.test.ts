@@ -9,6 +9,7 @@ import { LoginLimiter } from '../../src/web/console/login-limiter.js';
 import { rolesFor } from '../../src/web/console/roles.js';
 import { checkSessionId, parseSessionFilter, type AuditRow } from '../../src/web/console/session-data.js';
 import { buildPlayback, eventTimes, isRecordingName, stripAnsi } from '../../src/web/console/playback.js';
+import { buildTimeline } from '../../src/web/console/timeline.js';
 import { HttpError } from '../../src/web/router.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -129,4 +130,33 @@ test('session filters: zone-less times are UTC, bad values are a 400', () => {
   for (const bad of ['from=soon', 'limit=5000', 'approvals=yes', 'subject=' + 'x'.repeat(201), 'target=a%0Ab']) {
     assert.throws(() => parseSessionFilter(new URLSearchParams(bad)), (e: unknown) => e instanceof HttpError && e.status === 400, bad);
   }
+});
+
+test('timeline: results without a status, shell ends, and events written late or at a restart say so', () => {
+  let seq = 0;
+  const ev = (type: string, body: Record<string, unknown>): AuditRow => ({ seq: ++seq, ts: '', type, body: { type, session: 's1', ...body }, raw: '', hash: '' });
+  const items = buildTimeline(
+    [
+      ev('command.result', { channel: 0, exit: 0 }),
+      ev('command.result', { channel: 1, exit: null, signal: null, error: 'upstream channel closed without an exit status' }),
+      ev('command.result', { channel: 2, exit: 0, late: true }),
+      ev('command.result', { channel: 3, exit: null, signal: null, recovered: true, error: 'the gateway stopped first' }),
+      ev('command.result', { channel: 4, exit: null, signal: 'KILL' }),
+      ev('shell.end', { channel: 5, mode: 'guarded', exit: 126, reason: 'the recording cannot be written' }),
+      ev('session.end', { reason: 'gateway restarted', recovered: true }),
+    ],
+    new Map(),
+  );
+  assert.deepEqual(
+    items.map((i) => [i.kind, i.label, i.detail]),
+    [
+      ['result', 'exit 0', null],
+      ['result', 'no exit status', 'upstream channel closed without an exit status'],
+      ['result', 'exit 0', 'logged late (the audit log could not be written at the time)'],
+      ['result', 'no exit status', 'the gateway stopped first · written when the gateway restarted'],
+      ['result', 'signal KILL', null],
+      ['end', 'shell ended, exit 126', 'the recording cannot be written'],
+      ['end', 'session ended', 'gateway restarted · written when the gateway restarted'],
+    ],
+  );
 });

@@ -54,26 +54,41 @@ export function buildTimeline(events: AuditRow[], times: Map<number, number>): T
         break;
       case 'command.result': {
         const det = b.detectors && typeof b.detectors === 'object' ? Object.entries(b.detectors as Record<string, unknown>) : [];
-        const exit = b.signal ? `signal ${String(b.signal)}` : `exit ${String(b.exit)}`;
         out.push({
           ...base,
           kind: 'result',
-          label: exit,
-          detail: [det.length ? 'masked: ' + det.map(([k, v]) => `${k}×${String(v)}`).join(', ') : null, str(b.error)].filter(Boolean).join(' · ') || null,
+          label: exitLabel(b),
+          detail: [det.length ? 'masked: ' + det.map(([k, v]) => `${k}×${String(v)}`).join(', ') : null, str(b.error), provenance(b)].filter(Boolean).join(' · ') || null,
         });
         break;
       }
+      case 'shell.end':
+        out.push({ ...base, kind: 'end', label: `shell ended, ${exitLabel(b)}`, detail: [str(b.reason), provenance(b)].filter(Boolean).join(' · ') || null });
+        break;
       case 'recording.sealed':
         break;
       case 'session.terminated':
         out.push({ ...base, kind: 'end', label: `terminated by ${String(b.actor ?? '?')}`, detail: str(b.reason) });
         break;
       case 'session.end':
-        out.push({ ...base, kind: 'end', label: 'session ended', detail: str(b.reason) });
+        out.push({ ...base, kind: 'end', label: 'session ended', detail: [str(b.reason), provenance(b)].filter(Boolean).join(' · ') || null });
         break;
       default:
         out.push({ ...base, kind: 'other', label: e.type, detail: null });
     }
   }
   return out;
+}
+
+/** `exit N`, `signal NAME`, or no status at all (the upstream vanished, or the gateway stopped first). */
+function exitLabel(b: Record<string, unknown>): string {
+  if (b.signal) return `signal ${String(b.signal)}`;
+  return typeof b.exit === 'number' ? `exit ${b.exit}` : 'no exit status';
+}
+
+/** Events not written when they happened: at the next start (recovered) or once the log could be written again (late). */
+function provenance(b: Record<string, unknown>): string | null {
+  if (b.recovered === true) return 'written when the gateway restarted';
+  if (b.late === true) return 'logged late (the audit log could not be written at the time)';
+  return null;
 }
