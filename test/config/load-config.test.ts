@@ -12,10 +12,16 @@ import { tempDir } from '../helpers/tmp.js';
 
 const FP = 'SHA256:' + 'A'.repeat(43);
 
-function withConfig(yaml: string, env: NodeJS.ProcessEnv = {}) {
+/** A fresh folder holding `policies/default.yaml`, as a config written beside it needs. */
+function configFolder(): { dir: string; cleanup: () => void } {
   const t = tempDir();
   mkdirSync(path.join(t.dir, 'policies'));
   writeFileSync(path.join(t.dir, 'policies', 'default.yaml'), 'version: 1\nrules: []\n');
+  return t;
+}
+
+function withConfig(yaml: string, env: NodeJS.ProcessEnv = {}) {
+  const t = configFolder();
   const file = path.join(t.dir, 'shellgate.yaml');
   writeFileSync(file, yaml);
   try {
@@ -154,10 +160,8 @@ test('durations', () => {
 });
 
 test('`shellgate serve` with a bad config exits 2 with the path, before listening', () => {
-  const t = tempDir();
+  const t = configFolder();
   try {
-    mkdirSync(path.join(t.dir, 'policies'));
-    writeFileSync(path.join(t.dir, 'policies', 'default.yaml'), 'version: 1\nrules: []\n');
     const file = path.join(t.dir, 'bad.yaml');
     writeFileSync(file, base('targets:\n  web-1:\n    kind: local\n    shell: relative/sh\n'));
     const r = spawnSync(process.execPath, [cliPath, 'serve', '--config', file], { encoding: 'utf8', timeout: 20_000 });
@@ -200,10 +204,8 @@ test('${ENV} gives numbers and booleans too (an environment variable is text); a
 });
 
 test('secrets left out where a command only reads where things are: unset ${VARS} in secret options, for token, approvals, audit, sessions', () => {
-  const t = tempDir();
+  const t = configFolder();
   try {
-    mkdirSync(path.join(t.dir, 'policies'));
-    writeFileSync(path.join(t.dir, 'policies', 'default.yaml'), 'version: 1\nrules: []\n');
     const file = path.join(t.dir, 'shellgate.yaml');
     const yaml = (store: string) => `store: ${store}
 identity:
